@@ -1,0 +1,52 @@
+# The two commands a newcomer runs (see README):  make demo   and   make test
+# Each one sets itself up: a virtual environment in .venv, the package and its
+# dependencies, and the MediaPipe face-detector model in the user cache.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CLI    := $(VENV)/bin/deepfake-edge
+STAMP  := $(VENV)/.installed
+FACE_MODEL_STAMP := $(VENV)/.face-model
+# A registry wheel that ships MediaPipe's short- and full-range face detectors
+# (Apache-2.0); newer mediapipe wheels ship no model files. Read offline after this.
+MEDIAPIPE_MODEL_WHEEL := mediapipe==0.10.21
+export TF_CPP_MIN_LOG_LEVEL := 2
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_OFFLINE := 1
+
+.PHONY: setup demo test test-gpu browser-deps clean
+
+setup: $(STAMP) $(FACE_MODEL_STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+$(FACE_MODEL_STAMP): $(STAMP)
+	mkdir -p .cache/wheels
+	ls .cache/wheels/mediapipe-0.10.21-*.whl >/dev/null 2>&1 || \
+	  $(PY) -m pip download -q --no-deps --only-binary=:all: $(MEDIAPIPE_MODEL_WHEEL) -d .cache/wheels
+	$(CLI) face-model --from-wheel "$$(ls .cache/wheels/mediapipe-0.10.21-*.whl | head -n 1)"
+	touch $@
+
+demo: setup
+	$(CLI) demo --out runs/demo
+
+test: setup browser-deps
+	$(PY) -m pytest -q tests
+
+test-gpu: setup
+	$(PY) -m pytest -q -m gpu tests
+
+# The browser test drives Debian's Chromium with Playwright (never `playwright install`).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "chromium could not be installed: browser tests will be skipped"; \
+	  else echo "no root/apt-get: browser tests will be skipped"; fi; }
+
+clean:
+	rm -rf $(VENV) .cache runs build *.egg-info

@@ -1,0 +1,69 @@
+"""`deepfake-edge`: one command, one subcommand per job; thin: parse, call, print.
+
+Each subcommand lives in `deepfake_edge.app.commands.<name>` with `HELP`,
+`add_arguments(parser)` and `run(args) -> exit code`. Command modules import nothing
+heavy at module level, so `deepfake-edge --help` is instant and a missing optional
+package only affects the command that needs it.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+from deepfake_edge.runtime.errors import DeepfakeEdgeError
+
+# Order shown in --help: the user's path from data to a deployed, measured model.
+COMMANDS = ("prepare", "train", "evaluate", "export", "verify", "detect", "app", "bench", "demo", "face-model")
+
+
+def _module_name(command: str) -> str:
+    return "deepfake_edge.app.commands." + command.replace("-", "_")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deepfake-edge",
+        description="Real-vs-deepfake face detection for the edge: train, export, verify, detect, serve, benchmark.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        module = importlib.import_module(_module_name(name))
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    # TensorFlow's C++ start-up chatter hides our own log lines.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "PIL", "httpx", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        return int(args._run(args) or 0)
+    except DeepfakeEdgeError as exc:
+        print(f"deepfake-edge {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"deepfake-edge {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""One backend interface for every runtime: open, predict on a batch, close.
+
+Subclasses implement `_load`, `_predict` and `_input_hw`; the base owns the checks
+(the file exists and is not empty, the model's input size agrees with its contract,
+the batch is float32 NHWC of that size) and the timing, so every runtime is measured
+the same way: `last_infer_ms` covers the runtime call and nothing else.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepfake_edge.runtime.contract import ModelContract, find_contract
+from deepfake_edge.runtime.errors import ModelFileError
+
+
+class Backend:
+    """Base class. Use as a context manager or call `close()`."""
+
+    runtime_name = "base"
+
+    def __init__(self, path: str | Path, contract: ModelContract | None = None, **options: Any):
+        self.path = Path(path)
+        _check_file(self.path)
+        self.contract = contract or find_contract(self.path)
+        self.options = options
+        self.last_infer_ms = float("nan")
+        try:
+            self._load()
+        except ModelFileError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the runtime's own error, reported in one line
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelFileError(f"{self.path}: cannot load as {self.runtime_name} model ({msg[:300]})") from exc
+        hw = self._input_hw()
+        want = (self.contract.input_size, self.contract.input_size)
+        if hw is not None and tuple(hw) != want:
+            self.close()
+            raise ModelFileError(
+                f"{self.path}: model input is {hw[0]}x{hw[1]} but its contract says {want[0]}x{want[1]}"
+            )
+
+    # -- to implement -----------------------------------------------------------------
+    def _load(self) -> None:
+        raise NotImplementedError
+
+    def _predict(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _input_hw(self) -> tuple[int, int] | None:
+        """(H, W) the model file declares, or None when it has no fixed size."""
+        return None
+
+    def _close(self) -> None:
+        pass
+
+    # -- public -----------------------------------------------------------------------
+    @property
+    def provider(self) -> str:
+        """What really runs the model, e.g. "onnxruntime · CPUExecutionProvider"."""
+        return self.runtime_name
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Float32 (N, H, W, 3) preprocessed crops -> (N, 2) probabilities in contract order."""
+        batch = np.asarray(batch)
+        size = self.contract.input_size
+        if batch.ndim != 4 or batch.shape[1:] != (size, size, 3):
+            raise ValueError(f"expected a batch of shape (N, {size}, {size}, 3), got {batch.shape}")
+        if batch.shape[0] == 0:
+            return np.zeros((0, len(self.contract.class_names)), np.float32)
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        t0 = time.perf_counter()
+        out = self._predict(batch)
+        self.last_infer_ms = (time.perf_counter() - t0) * 1000.0
+        out = np.asarray(out, dtype=np.float32).reshape(batch.shape[0], -1)
+        return out
+
+    def close(self) -> None:
+        self._close()
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r}, provider={self.provider!r})"
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise ModelFileError(f"{path}: model file not found")
+    if path.is_file() and path.stat().st_size == 0:
+        raise ModelFileError(f"{path}: model file is empty (0 bytes)")

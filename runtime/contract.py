@@ -1,0 +1,212 @@
+"""The model contract: everything a consumer needs to feed a model and read its output.
+
+Training writes it next to the model; export copies it into every artifact (a sidecar
+JSON, and ONNX `metadata_props`); every backend, the detector, verify, the app and the
+benchmarks read it. Nothing downstream guesses input size, colour order, normalisation,
+class order, the face-crop rule or the decision threshold.
+
+Class order follows Keras' alphabetical directory order: index 0 = "Fake", 1 = "Real".
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from deepfake_edge.runtime.errors import ContractError
+
+CONTRACT_VERSION = 1
+CONTRACT_FILENAME = "contract.json"
+ONNX_METADATA_KEY = "deepfake_edge.contract"
+FAKE = "Fake"
+REAL = "Real"
+
+
+@dataclass(frozen=True)
+class CropRule:
+    """How a face box becomes the model's input crop; shared by `prepare` and runtime.
+
+    The detector's box is grown by `margin` (a fraction of its larger side, on every
+    side), made square around the box centre, shifted to stay inside the image when it
+    fits, clipped when it does not, then resized to the model's input size.
+    """
+
+    detector: str = "short_range"  # MediaPipe face detector: "short_range" or "full_range"
+    margin: float = 0.25
+    square: bool = True
+    min_confidence: float = 0.5
+    min_face_px: int = 20
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """`input = pixel * scale + offset`, applied per channel to RGB/BGR values in 0..255."""
+
+    scale: tuple[float, float, float] = (1 / 255, 1 / 255, 1 / 255)
+    offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    """What a model expects and returns. Frozen: derive changed copies with `.with_()`."""
+
+    class_names: tuple[str, ...] = (FAKE, REAL)
+    input_size: int = 256
+    color_order: str = "RGB"
+    layout: str = "NHWC"
+    normalization: Normalization = field(default_factory=Normalization)
+    crop_rule: CropRule = field(default_factory=CropRule)
+    threshold: float = 0.5  # fake_probability >= threshold -> "Fake"
+    temperature: float = 1.0  # divides log-probabilities before the softmax
+    arch: str = "unknown"
+    precision: str = "fp32"
+    format: str = "keras"
+    input_name: str = "input"
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    version: int = CONTRACT_VERSION
+
+    # -- derived -------------------------------------------------------------------
+    @property
+    def fake_index(self) -> int:
+        return self.class_names.index(FAKE)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """Per-image input shape (H, W, C) in the model's layout."""
+        return (self.input_size, self.input_size, 3)
+
+    def with_(self, **changes: Any) -> "ModelContract":
+        return replace(self, **changes)
+
+    def validate(self, source: str = "contract") -> "ModelContract":
+        problems = []
+        if sorted(self.class_names) != sorted((FAKE, REAL)):
+            problems.append(f"class_names must be Fake and Real, got {list(self.class_names)}")
+        if self.color_order not in ("RGB", "BGR"):
+            problems.append(f"color_order must be RGB or BGR, got {self.color_order!r}")
+        if self.layout != "NHWC":
+            problems.append(f"layout must be NHWC, got {self.layout!r}")
+        if not 16 <= self.input_size <= 1024:
+            problems.append(f"input_size {self.input_size} is outside 16..1024")
+        if not 0.0 <= self.threshold <= 1.0:
+            problems.append(f"threshold {self.threshold} is outside 0..1")
+        if not (self.temperature > 0 and math.isfinite(self.temperature)):
+            problems.append(f"temperature must be positive, got {self.temperature}")
+        if problems:
+            raise ContractError(f"{source}: " + "; ".join(problems))
+        return self
+
+    # -- serialisation ---------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["class_names"] = list(self.class_names)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, default=_json_default)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "contract") -> "ModelContract":
+        if not isinstance(data, dict):
+            raise ContractError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        try:
+            if "class_names" in kwargs:
+                kwargs["class_names"] = tuple(kwargs["class_names"])
+            if isinstance(kwargs.get("normalization"), dict):
+                n = kwargs["normalization"]
+                kwargs["normalization"] = Normalization(
+                    scale=tuple(float(v) for v in n["scale"]), offset=tuple(float(v) for v in n["offset"])
+                )
+            if isinstance(kwargs.get("crop_rule"), dict):
+                kwargs["crop_rule"] = CropRule(**kwargs["crop_rule"])
+            contract = cls(**kwargs)
+        except (TypeError, KeyError, ValueError) as exc:
+            raise ContractError(f"{source}: malformed contract ({exc})") from exc
+        return contract.validate(source)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "contract") -> "ModelContract":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ContractError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+        return cls.from_dict(data, source)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(self.to_json() + "\n")
+        tmp.replace(path)  # atomic: a crash never leaves half a contract
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelContract":
+        path = Path(path)
+        if not path.is_file():
+            raise ContractError(f"{path}: contract file not found")
+        return cls.from_json(path.read_text(), source=str(path))
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def sidecar_path(model_path: str | Path) -> Path:
+    """The sidecar contract of one artifact: `model.onnx` -> `model.onnx.json`."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.name + ".json")
+
+
+def find_contract(model_path: str | Path) -> ModelContract:
+    """Resolve the contract of a model file, most specific first.
+
+    1. the artifact's sidecar (`model.onnx.json`);
+    2. metadata embedded in the file itself (ONNX `metadata_props`);
+    3. `contract.json` in the same folder (the run folder).
+    """
+    model_path = Path(model_path)
+    side = sidecar_path(model_path)
+    if side.is_file():
+        data = json.loads(side.read_text())
+        # Engine sidecars wrap the contract with build information.
+        if "contract" in data and isinstance(data["contract"], dict):
+            data = data["contract"]
+        return ModelContract.from_dict(data, source=str(side))
+    if model_path.suffix == ".onnx" and model_path.is_file():
+        embedded = read_onnx_contract(model_path)
+        if embedded is not None:
+            return embedded
+    run_contract = model_path.parent / CONTRACT_FILENAME
+    if run_contract.is_file():
+        return ModelContract.load(run_contract)
+    raise ContractError(
+        f"{model_path}: no model contract found (looked for {side.name}, embedded metadata, "
+        f"and {CONTRACT_FILENAME} beside it); export the model with `deepfake-edge export`"
+    )
+
+
+def read_onnx_contract(path: str | Path) -> ModelContract | None:
+    """Contract embedded in an ONNX file's `metadata_props`, or None when absent."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - a truncated file is reported by the backend itself
+        return None
+    for prop in model.metadata_props:
+        if prop.key == ONNX_METADATA_KEY:
+            return ModelContract.from_json(prop.value, source=f"{path} (metadata)")
+    return None

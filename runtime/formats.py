@@ -1,0 +1,124 @@
+"""The ONE table of model formats.
+
+Export reads it to know what each format's step is and where its artifact goes; the
+runtime reads it to pick a backend from a file name; verify, the app and the benchmarks
+iterate over it. Adding a format means adding a row here, nothing else.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from deepfake_edge.runtime.errors import InputError, ModelFileError
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str  # the CLI name: `--formats onnx,onnx-int8`
+    filename: str  # artifact name inside a run folder
+    suffix: str  # the file-name ending that selects this format (longest match wins)
+    backend: str  # "module:Class" of its runtime backend, imported lazily
+    exporter: str | None  # "module:function(run_dir, contract, **options) -> Path"
+    precision: str  # fp32 | fp16 | int8: picks the parity tolerance in verify
+    needs_gpu: bool = False
+    extra: str | None = None  # pip extra that provides the backend's packages
+    cpu_edge: bool = False  # part of the default CPU export set
+    is_dir: bool = False  # the artifact is a folder (SavedModel)
+    description: str = ""
+
+    def load_backend_class(self) -> type:
+        module, _, cls = self.backend.partition(":")
+        return getattr(importlib.import_module(module), cls)
+
+    def load_exporter(self) -> Callable:
+        if self.exporter is None:
+            raise InputError(f"format {self.name!r} is written by training, not exported")
+        module, _, fn = self.exporter.partition(":")
+        return getattr(importlib.import_module(module), fn)
+
+
+_B = "deepfake_edge.runtime.backends"
+_E = "deepfake_edge.export"
+
+FORMATS: tuple[Format, ...] = (
+    Format("keras", "model.keras", ".keras", f"{_B}.keras:KerasBackend", f"{_E}.keras_copies:export_keras",
+           "fp32", description="Keras 3 native model (the reference)"),
+    Format("h5", "model.h5", ".h5", f"{_B}.keras:KerasBackend", f"{_E}.keras_copies:export_h5",
+           "fp32", description="legacy HDF5, the seed project's format"),
+    Format("saved_model", "model_saved_model", "_saved_model", f"{_B}.saved_model:SavedModelBackend",
+           f"{_E}.keras_copies:export_saved_model", "fp32", is_dir=True,
+           description="TensorFlow SavedModel for TF Serving"),
+    Format("onnx", "model.onnx", ".onnx", f"{_B}.onnxruntime:OnnxRuntimeBackend", f"{_E}.onnx:export_onnx",
+           "fp32", cpu_edge=True, description="ONNX opset 17, dynamic batch"),
+    Format("onnx-fp16", "model.fp16.onnx", ".fp16.onnx", f"{_B}.onnxruntime:OnnxRuntimeBackend",
+           f"{_E}.onnx:export_onnx_fp16", "fp16", description="ONNX with FP16 weights, FP32 I/O (TensorRT 11 input)"),
+    Format("onnx-int8", "model.int8.onnx", ".int8.onnx", f"{_B}.onnxruntime:OnnxRuntimeBackend",
+           f"{_E}.quantize:export_onnx_int8", "int8", cpu_edge=True,
+           description="ONNX static INT8 (QDQ, per-channel)"),
+    Format("tflite", "model.tflite", ".tflite", f"{_B}.litert:LiteRTBackend", f"{_E}.litert:export_tflite",
+           "fp32", cpu_edge=True, description="LiteRT FP32"),
+    Format("tflite-fp16", "model.fp16.tflite", ".fp16.tflite", f"{_B}.litert:LiteRTBackend",
+           f"{_E}.litert:export_tflite_fp16", "fp16", cpu_edge=True, description="LiteRT FP16 weights"),
+    Format("tflite-int8", "model.int8.tflite", ".int8.tflite", f"{_B}.litert:LiteRTBackend",
+           f"{_E}.litert:export_tflite_int8", "int8", description="LiteRT full INT8 (float I/O)"),
+    Format("engine", "model.engine", ".engine", f"{_B}.tensorrt:TensorRTBackend", f"{_E}.tensorrt:export_engine",
+           "fp16", needs_gpu=True, extra="gpu", description="TensorRT FP16 engine (RTX 3050 profile)"),
+    Format("plan", "model.plan", ".plan", f"{_B}.tensorrt:TensorRTBackend", None,
+           "fp16", needs_gpu=True, extra="gpu", description="TensorRT engine under its other common suffix"),
+)
+
+BY_NAME: dict[str, Format] = {f.name: f for f in FORMATS}
+DEFAULT_CPU_FORMATS: tuple[str, ...] = tuple(f.name for f in FORMATS if f.cpu_edge)
+
+
+def get_format(name: str) -> Format:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        known = ", ".join(BY_NAME)
+        raise InputError(f"unknown format {name!r}; known formats: {known}") from None
+
+
+def parse_formats(text: str) -> list[Format]:
+    """`"onnx,tflite"` -> [Format, Format]; `"cpu"` -> the default CPU edge set; `"all"` -> every exportable one."""
+    names: list[str] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        if part == "cpu":
+            names.extend(DEFAULT_CPU_FORMATS)
+        elif part == "all":
+            names.extend(f.name for f in FORMATS if f.exporter and f.name not in ("keras",))
+        else:
+            names.append(part)
+    seen: dict[str, Format] = {}
+    for n in names:
+        seen.setdefault(n, get_format(n))
+    return list(seen.values())
+
+
+def format_for_path(path: str | Path) -> Format:
+    """Pick the format from a file name: the longest matching suffix wins."""
+    name = Path(path).name
+    matches = [f for f in FORMATS if name.endswith(f.suffix)]
+    if not matches:
+        known = ", ".join(sorted({f.suffix for f in FORMATS}))
+        raise ModelFileError(f"{path}: unknown model file type (known endings: {known})")
+    return max(matches, key=lambda f: len(f.suffix))
+
+
+def artifact_path(run_dir: str | Path, fmt: Format | str) -> Path:
+    fmt = get_format(fmt) if isinstance(fmt, str) else fmt
+    return Path(run_dir) / fmt.filename
+
+
+def resolve_model_path(model: str | Path) -> Path:
+    """A model file, or a run folder (-> its best CPU artifact: ONNX if exported, else Keras)."""
+    p = Path(model)
+    if p.is_dir() and not p.name.endswith("_saved_model"):
+        for name in ("onnx", "tflite", "keras"):
+            candidate = artifact_path(p, name)
+            if candidate.exists():
+                return candidate
+        raise ModelFileError(f"{p}: run folder holds no model (expected model.onnx, model.tflite or model.keras)")
+    return p

@@ -1,0 +1,180 @@
+"""Architecture registry: `build_model(name, input_size=...)`.
+
+Every model maps a float32 NHWC batch, already normalised as its contract says, to
+softmax probabilities over ("Fake", "Real"). Each entry declares the normalisation it
+expects, so training writes the right contract and nothing downstream guesses.
+
+- `seed-cnn`: the original project's network (Conv2D -> BatchNorm -> MaxPool -> Dropout
+  blocks, dense head, 2-way softmax).
+- `edge-net`: depthwise-separable / inverted-residual network with BatchNorm before
+  every activation (so BN folds into the convolution on export), sized for batch-1 CPU
+  latency.
+- `tiny-cnn`: a few thousand parameters, for tests and smoke runs.
+- `mobilenetv3-small`, `efficientnet-b0`: Keras applications; ImageNet weights with
+  `pretrained=True` (downloaded once by Keras, or read from `weights_path`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from deepfake_edge.runtime.contract import Normalization
+from deepfake_edge.runtime.errors import DeepfakeEdgeError, InputError
+
+UNIT_RANGE = Normalization()  # pixels / 255
+RAW_RANGE = Normalization(scale=(1.0, 1.0, 1.0), offset=(0.0, 0.0, 0.0))  # applications rescale inside
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    name: str
+    build: Callable[..., object]
+    normalization: Normalization
+    description: str
+
+
+_REGISTRY: dict[str, ArchSpec] = {}
+
+
+def register(name: str, normalization: Normalization, description: str):
+    def deco(fn):
+        _REGISTRY[name] = ArchSpec(name, fn, normalization, description)
+        return fn
+
+    return deco
+
+
+def available_archs() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_arch(name: str) -> ArchSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise InputError(f"unknown architecture {name!r}; choose one of: {', '.join(available_archs())}") from None
+
+
+def build_model(name: str, input_size: int = 256, **kwargs):
+    """Build an uncompiled Keras model by registry name."""
+    return get_arch(name).build(input_size=input_size, **kwargs)
+
+
+def _head(x, layers, dropout: float):
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+    return layers.Dense(2, activation="softmax", name="probs", dtype="float32")(x)
+
+
+@register("seed-cnn", UNIT_RANGE, "the seed project's CNN: 4 Conv-BN-MaxPool-Dropout blocks, dense head")
+def seed_cnn(input_size: int = 256, filters=(32, 64, 128, 256), dense: int = 256, dropout: float = 0.25, **_):
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((input_size, input_size, 3), name="input")
+    x = inputs
+    for i, f in enumerate(filters):
+        x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
+        x = layers.Dropout(dropout, name=f"drop{i}")(x)
+    x = layers.Flatten(name="flatten")(x) if input_size <= 64 else layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dense(dense, activation="relu", name="fc")(x)
+    x = layers.Dropout(0.5, name="fc_dropout")(x)
+    outputs = layers.Dense(2, activation="softmax", name="probs", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="seed_cnn")
+
+
+def _conv_bn_act(x, layers, filters, kernel, stride, name, bn_momentum=0.99):
+    x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
+    return layers.ReLU(6.0, name=f"{name}_relu")(x)
+
+
+def _inverted_residual(x, layers, out_ch, stride, expand, name):
+    in_ch = x.shape[-1]
+    y = x
+    if expand != 1:
+        y = _conv_bn_act(y, layers, in_ch * expand, 1, 1, f"{name}_expand")
+    y = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"{name}_dw")(y)
+    y = layers.BatchNormalization(name=f"{name}_dw_bn")(y)
+    y = layers.ReLU(6.0, name=f"{name}_dw_relu")(y)
+    y = layers.Conv2D(out_ch, 1, use_bias=False, name=f"{name}_project")(y)
+    y = layers.BatchNormalization(name=f"{name}_project_bn")(y)
+    if stride == 1 and in_ch == out_ch:
+        y = layers.Add(name=f"{name}_add")([x, y])
+    return y
+
+
+# (out_channels, stride, expansion, repeats): a MobileNetV2-style stack, narrower and
+# shallower, because a 2-class face-artifact task needs texture detail more than depth.
+EDGE_STAGES = ((16, 1, 1, 1), (24, 2, 4, 2), (32, 2, 4, 2), (64, 2, 4, 2), (96, 1, 4, 1), (128, 2, 4, 1))
+
+
+@register("edge-net", UNIT_RANGE, "inverted-residual edge network, BN before activation, ~0.2M parameters")
+def edge_net(input_size: int = 256, width: float = 1.0, stages=EDGE_STAGES, dropout: float = 0.2, **_):
+    import keras
+    from keras import layers
+
+    def ch(c):
+        return max(8, int(round(c * width / 8)) * 8)
+
+    inputs = keras.Input((input_size, input_size, 3), name="input")
+    x = _conv_bn_act(inputs, layers, ch(16), 3, 2, "stem")
+    for s, (c, stride, expand, repeats) in enumerate(stages):
+        for r in range(repeats):
+            x = _inverted_residual(x, layers, ch(c), stride if r == 0 else 1, expand, f"s{s}b{r}")
+    x = _conv_bn_act(x, layers, ch(256), 1, 1, "last")
+    return keras.Model(inputs, _head(x, layers, dropout), name="edge_net")
+
+
+@register("tiny-cnn", UNIT_RANGE, "a few thousand parameters: tests and smoke runs")
+def tiny_cnn(input_size: int = 32, **_):
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((input_size, input_size, 3), name="input")
+    # Fast-moving BN statistics: tests train for only a few dozen steps.
+    x = _conv_bn_act(inputs, layers, 8, 3, 1, "c1", bn_momentum=0.8)
+    x = _conv_bn_act(x, layers, 16, 3, 2, "c2", bn_momentum=0.8)
+    return keras.Model(inputs, _head(x, layers, 0.0), name="tiny_cnn")
+
+
+def _application(factory_name: str, input_size: int, pretrained: bool, weights_path: str | None, dropout: float):
+    import keras
+    from keras import layers
+
+    factory = getattr(keras.applications, factory_name)
+    weights = None
+    if weights_path:
+        if not Path(weights_path).is_file():
+            raise InputError(f"{weights_path}: pretrained weights file not found")
+        weights = weights_path
+    elif pretrained:
+        weights = "imagenet"
+    inputs = keras.Input((input_size, input_size, 3), name="input")
+    try:
+        base = factory(include_top=False, weights=weights, input_shape=(input_size, input_size, 3))
+    except Exception as exc:  # noqa: BLE001 - Keras raises plain Exceptions for fetch failures
+        if weights == "imagenet":
+            raise DeepfakeEdgeError(
+                f"could not download ImageNet weights for {factory_name} ({str(exc).splitlines()[0][:120]}); "
+                "offline, pass --weights PATH to a local .h5 notop weights file, or drop --pretrained"
+            ) from exc
+        raise
+    x = base(inputs)
+    return keras.Model(inputs, _head(x, layers, dropout), name=factory_name.lower())
+
+
+@register("mobilenetv3-small", RAW_RANGE, "Keras MobileNetV3Small (ImageNet weights with --pretrained)")
+def mobilenetv3_small(input_size: int = 224, pretrained: bool = False, weights_path: str | None = None,
+                      dropout: float = 0.2, **_):
+    return _application("MobileNetV3Small", input_size, pretrained, weights_path, dropout)
+
+
+@register("efficientnet-b0", RAW_RANGE, "Keras EfficientNetB0 (ImageNet weights with --pretrained)")
+def efficientnet_b0(input_size: int = 224, pretrained: bool = False, weights_path: str | None = None,
+                    dropout: float = 0.2, **_):
+    return _application("EfficientNetB0", input_size, pretrained, weights_path, dropout)
