@@ -12,7 +12,7 @@ COLORS = {"Fake": (220, 40, 40), "Real": (40, 170, 70)}  # RGB
 BANNER_COLOR = (230, 160, 20)
 
 
-def annotate(image_rgb: np.ndarray, result, *, scores: dict[int, float] | None = None) -> np.ndarray:
+def annotate(image_rgb: np.ndarray, result) -> np.ndarray:
     """A copy of `image_rgb` with every face of `result` (a DetectionResult) drawn on it."""
     out = np.ascontiguousarray(image_rgb, dtype=np.uint8).copy()
     h, w = out.shape[:2]

@@ -68,6 +68,11 @@ class IouTracker:
                 self._next_id += 1
         return [int(i) for i in ids]
 
+    @property
+    def active_ids(self) -> set[int]:
+        """Ids of the tracks still remembered."""
+        return {t.track_id for t in self._tracks}
+
     def reset(self) -> None:
         self._tracks.clear()
         self._next_id = 0
