@@ -128,7 +128,7 @@ def check_against_keras(artifact: Path, contract: ModelContract, reference_probs
         raise ModelFileError(f"{artifact}: produces non-finite outputs on the check inputs")
     diff = float(np.max(np.abs(fake_probability(probs, contract) - fake_probability(reference_probs, contract))))
     atol = EXPORT_CHECK_ATOL[contract.precision]
-    log.info("%s: max |Δp| vs Keras on %d inputs = %.2e (limit %.0e)", artifact.name, len(batch), diff, atol)
+    log.info("%s: max |Δp| vs Keras on %d inputs = %.2e (limit %g)", artifact.name, len(batch), diff, atol)
     if diff > atol:
         raise ModelFileError(
             f"{artifact}: differs from the Keras model by max |Δp| = {diff:.3g} on {len(batch)} inputs "
