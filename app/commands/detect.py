@@ -1,0 +1,155 @@
+"""`deepfake-edge detect PATH...`: classify faces in images, folders and videos, or a webcam.
+
+Every input is processed even when some fail; a failed input gets a one-line `error`
+and the exit code is non-zero once all inputs are done. With `--json` the only thing
+on stdout is one JSON document: a list with one entry per input.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+HELP = "classify faces in images, folders and videos (or a webcam) as Real or Fake"
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="images, videos, or folders of them")
+    parser.add_argument("--model", required=True, metavar="MODEL_FILE_OR_RUN_DIR",
+                        help="a model file (.onnx, .tflite, .keras, .engine, ...) or a run folder")
+    parser.add_argument("--json", action="store_true", help="print one JSON document (a list, one entry per input)")
+    parser.add_argument("--out", metavar="DIR", help="write annotated images / videos (and video timelines) here")
+    parser.add_argument("--no-face", choices=("skip", "whole"), default="skip",
+                        help="when no face is found: report it (skip) or classify the whole image (whole)")
+    sampling = parser.add_mutually_exclusive_group()
+    sampling.add_argument("--every", type=int, help="videos: analyse every Nth frame")
+    sampling.add_argument("--fps", type=float, help="videos: analyse N frames per second (default: every frame)")
+    parser.add_argument("--top-k", type=int, default=5, help="videos: k of the top-k mean fake score (default 5)")
+    parser.add_argument("--webcam", type=int, metavar="N", help="live: camera index N in an OpenCV window")
+    parser.add_argument("--face-model", metavar="PATH", help="MediaPipe face-detector .tflite")
+    parser.add_argument("--detector", choices=("short_range", "full_range"), help="override the contract's detector")
+    parser.add_argument("--provider", choices=("auto", "cpu", "cuda", "tensorrt"), default="auto",
+                        help="ONNX Runtime execution provider (default auto: TensorRT -> CUDA -> CPU)")
+    parser.add_argument("--threads", type=int, help="CPU threads for the model runtime")
+
+
+def expand_inputs(paths: list[str]) -> list[Path]:
+    """Files as given; folders -> their images and videos (sorted, recursive)."""
+    from deepfake_edge.runtime.images import is_image_file
+    from deepfake_edge.runtime.video import is_video_file
+
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and (is_image_file(f) or is_video_file(f))))
+        else:
+            out.append(p)  # missing or odd files are reported per input, not here
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from deepfake_edge.runtime.detector import Detector
+    from deepfake_edge.runtime.errors import InputError
+
+    if args.webcam is None and not args.paths:
+        raise InputError("give at least one PATH, or --webcam N")
+    detector = Detector.from_path(args.model, face_model=args.face_model, provider=args.provider,
+                                  threads=args.threads, no_face=args.no_face, detector_kind=args.detector)
+    with detector:
+        log.info("model %s on %s", detector.backend.path, detector.backend_description)
+        if args.webcam is not None:
+            from deepfake_edge.app.webcam import run_webcam
+
+            return run_webcam(detector, args.webcam)
+        return _run_files(detector, expand_inputs(args.paths), args)
+
+
+def _run_files(detector, inputs: list[Path], args: argparse.Namespace) -> int:
+    from deepfake_edge.runtime.errors import DeepfakeEdgeError
+    from deepfake_edge.runtime.video import is_video_file
+
+    entries, failed = [], 0
+    out_dir = Path(args.out) if args.out else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    for path in inputs:
+        try:
+            if is_video_file(path):
+                entry = _detect_video(detector, path, args, out_dir)
+            else:
+                entry = _detect_image(detector, path, out_dir)
+        except DeepfakeEdgeError as exc:
+            entry = {"path": str(path), "error": str(exc)}
+            failed += 1
+        entries.append(entry)
+        if not args.json:
+            _print_entry(entry)
+    if args.json:
+        json.dump(entries, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif failed:
+        print(f"{failed} of {len(inputs)} inputs failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _detect_image(detector, path: Path, out_dir: Path | None) -> dict:
+    from deepfake_edge.runtime.images import read_rgb
+
+    rgb = read_rgb(path)
+    result = detector.detect(rgb)
+    entry = {"path": str(path), **result.to_dict()}
+    if out_dir is not None:
+        import cv2
+
+        from deepfake_edge.runtime.annotate import annotate
+
+        target = out_dir / f"{path.stem}.annotated.png"
+        cv2.imwrite(str(target), cv2.cvtColor(annotate(rgb, result), cv2.COLOR_RGB2BGR))
+        entry["annotated"] = str(target)
+    return entry
+
+
+def _detect_video(detector, path: Path, args: argparse.Namespace, out_dir: Path | None) -> dict:
+    from deepfake_edge.runtime.video import analyze_video, plot_timeline
+
+    annotated = out_dir / f"{path.stem}.annotated.mp4" if out_dir is not None else None
+    result = analyze_video(detector, path, every=args.every, fps=args.fps, top_k=args.top_k,
+                           annotated_out=annotated, progress=not args.json)
+    # A video's faces: the mean over each track, at the track's last box.
+    last_box: dict[int, list[int]] = {}
+    for fr in result.frames:
+        for f in fr.faces:
+            last_box[f["track"]] = f["box"]
+    faces = []
+    for tid, t in sorted(result.tracks.items()):
+        p = t["mean_fake_probability"]
+        faces.append({"track": tid, "box": last_box[tid], "fake_probability": p,
+                      "label": "Fake" if p >= result.threshold else "Real", "frames": t["frames"]})
+    entry = {"path": str(path), "faces": faces, "video": result.to_dict()}
+    if out_dir is not None:
+        entry["annotated"] = str(annotated)
+        entry["timeline_png"] = str(plot_timeline(result, out_dir / f"{path.stem}.timeline.png"))
+    return entry
+
+
+def _print_entry(entry: dict) -> None:
+    if "error" in entry:
+        print(f"{entry['path']}: ERROR {entry['error']}")
+        return
+    if "video" in entry:
+        v = entry["video"]
+        mean = "-" if v["mean_fake_probability"] is None else f"{v['mean_fake_probability']:.3f}"
+        topk = "-" if v["topk_fake_probability"] is None else f"{v['topk_fake_probability']:.3f}"
+        print(f"{entry['path']}: {v['label'] or 'no face found'} (mean fake {mean}, top-{v['top_k']} {topk}, "
+              f"{v['faces']} faces in {v['frames_sampled']} frames)")
+        return
+    if not entry["faces"]:
+        print(f"{entry['path']}: no face found")
+        return
+    for f in entry["faces"]:
+        x, y, w, h = f["box"]
+        print(f"{entry['path']}: {f['label']} fake={f['fake_probability']:.3f} box=({x},{y},{w},{h}) "
+              f"[{entry['timings']['total_ms']:.1f} ms]")
