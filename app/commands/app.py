@@ -1,0 +1,40 @@
+"""`deepfake-edge app`: serve the webcam / image / video page on this machine."""
+from __future__ import annotations
+
+import argparse
+
+HELP = "serve the Gradio web app (webcam, image, video) on 127.0.0.1"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=None,
+                        help="model file or run folder (default: the demo run runs/demo)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 exposes it to the network)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or the next free one)")
+    parser.add_argument("--share", action="store_true",
+                        help="also create a PUBLIC gradio.live link (off by default; anyone with the link can use it)")
+    parser.add_argument("--stream-every", type=float, default=None, metavar="S",
+                        help="seconds between webcam frames sent to the server (default 0.05)")
+    parser.add_argument("--time-limit", type=float, default=None, metavar="S",
+                        help="seconds a webcam stream may run before it must be restarted (default 600)")
+    parser.add_argument("--face-model", default=None, metavar="PATH",
+                        help="MediaPipe face-detector .tflite (default: the one in the user cache)")
+    parser.add_argument("--provider", default="auto",
+                        help="ONNX Runtime execution provider: auto, cpu, cuda, tensorrt (default auto)")
+    parser.add_argument("--max-file-size", default=None, metavar="SIZE",
+                        help="largest upload accepted, e.g. 50mb (default 50mb)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from deepfake_edge.app import web
+
+    options = {"face_model": args.face_model, "provider": args.provider}
+    if args.stream_every is not None:
+        options["stream_every"] = args.stream_every
+    if args.time_limit is not None:
+        options["time_limit"] = args.time_limit
+    blocks = web.build_app(args.model, **options)
+    web.launch(blocks, host=args.host, port=args.port, share=args.share,
+               max_file_size=args.max_file_size or web.DEFAULT_MAX_FILE_SIZE)
+    return 0

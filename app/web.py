@@ -1,0 +1,438 @@
+"""The Gradio web app: live webcam, image and video detection on one local page.
+
+`build_app(model_or_detector)` returns a `gr.Blocks` with three tabs (Webcam, Image,
+Video), a line saying which runtime and provider really runs the model, and a picker
+over the model files found in the run folder (through the format table). `launch()`
+serves it safely by default: bound to 127.0.0.1, no share link unless asked, an upload
+size limit, an image pixel limit, a queue with a concurrency limit, analytics off and
+no web fonts fetched at start.
+
+Every problem a user can cause (no face, an unreadable upload, a missing model) is
+shown on the page as one line, never as a stack trace. Live frames go through a
+one-slot, drop-oldest buffer (`runtime.stream.LatestFrameBuffer`) so a slow frame never
+makes others queue, and per-face scores are smoothed over time (`ScoreSmoother`).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Before gradio is imported anywhere: no usage reports, no Hub look-ups at start.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+
+from deepfake_edge.runtime.errors import DeepfakeEdgeError, ModelFileError  # noqa: E402
+from deepfake_edge.runtime.formats import FORMATS, artifact_path, format_for_path, resolve_model_path  # noqa: E402
+from deepfake_edge.runtime.images import as_rgb_array, read_rgb  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+DEMO_RUN = Path("runs") / "demo"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_MAX_FILE_SIZE = "50mb"
+DEFAULT_MAX_PIXELS = 16_000_000  # a 4K frame is 8.3 MP; above this an upload is refused
+DEFAULT_STREAM_EVERY = 0.05  # seconds between webcam frames the browser sends
+DEFAULT_TIME_LIMIT = 600.0  # seconds one webcam stream may run before the browser must restart it
+VIDEO_SAMPLES = 48  # frames analysed per uploaded video, spread over its length
+SCORE_HEADERS = ["face", "label", "fake probability", "face score", "box (x, y, w, h)"]
+DEMO_BANNER = (
+    "**Demonstration model.** This is the small model `make demo` trains on synthetic fakes; "
+    "its verdicts show how the app works, not whether a real video is a deepfake. "
+    "Serve your own with `deepfake-edge app --model PATH`."
+)
+
+
+# -- which model -----------------------------------------------------------------------
+def default_model(cwd: str | Path | None = None) -> Path:
+    """The demo run (`runs/demo` under the current folder), or a one-line error saying what to do."""
+    run = Path(cwd or Path.cwd()) / DEMO_RUN
+    if not run.is_dir():
+        raise ModelFileError(
+            f"no model given and the demo run {run} does not exist: run `make demo` first, "
+            "or pass --model PATH (a model file or a run folder)"
+        )
+    return run
+
+
+def models_in_run(model: str | Path) -> list[tuple[str, str]]:
+    """(label, path) of every model file in the run folder of `model`, in format-table order.
+
+    The picker offers these; GPU-only formats are listed too, and choosing one on a
+    machine without a GPU shows the backend's own one-line reason.
+    """
+    p = Path(model)
+    run = p if p.is_dir() else p.parent
+    choices: list[tuple[str, str]] = []
+    for fmt in FORMATS:
+        path = artifact_path(run, fmt)
+        if path.exists() and str(path) not in {c[1] for c in choices}:
+            choices.append((f"{fmt.name} · {fmt.filename}" + (" (GPU)" if fmt.needs_gpu else ""), str(path)))
+    if p.is_file() and str(p) not in {c[1] for c in choices}:
+        choices.insert(0, (f"{format_for_path(p).name} · {p.name}", str(p)))
+    return choices
+
+
+# -- the model the page talks to -------------------------------------------------------
+class DetectorService:
+    """Owns the current `Detector`, serialises calls to it, and counts what it processed.
+
+    One lock guards the detector: MediaPipe's detector and some runtimes are not safe
+    to call from two threads, and the Gradio queue may run the image and webcam events
+    at the same time. The model picker swaps detectors under the same lock.
+    """
+
+    def __init__(self, detector_or_model: Any, *, face_model: str | Path | None = None,
+                 provider: str = "auto", threads: int | None = None):
+        self._lock = threading.Lock()
+        self.face_model = face_model
+        self.provider = provider
+        self.threads = threads
+        self.frames_processed = 0  # webcam frames run through the detector (tests and the load test read it)
+        self.frames_dropped = 0  # webcam frames replaced by a newer one before they were processed
+        if hasattr(detector_or_model, "detect"):
+            self.detector = detector_or_model
+            self.model_path = _detector_model_path(detector_or_model)
+        else:
+            self.model_path = resolve_model_path(detector_or_model)
+            self.detector = self._open(self.model_path)
+
+    def _open(self, path: str | Path):
+        from deepfake_edge.runtime.detector import Detector
+
+        return Detector.from_path(path, face_model=self.face_model, provider=self.provider, threads=self.threads)
+
+    @property
+    def description(self) -> str:
+        name = Path(self.model_path).name if self.model_path else "model"
+        return f"`{name}` on **{self.detector.backend_description}**"
+
+    def switch(self, path: str | Path) -> None:
+        """Load another model file; on failure keep serving the current one and raise its error."""
+        new = self._open(path)
+        with self._lock:
+            old, self.detector, self.model_path = self.detector, new, Path(path)
+        old.close()
+        log.info("now serving %s with %s", path, new.backend_description)
+
+    def detect(self, image: np.ndarray):
+        with self._lock:
+            return self.detector.detect(image, color="RGB")
+
+    def analyze_video(self, path: str | Path, *, samples: int = VIDEO_SAMPLES):
+        from deepfake_edge.runtime.video import analyze_video
+
+        with self._lock:
+            return analyze_video(path, self.detector, every=_video_step(path, samples))
+
+    def close(self) -> None:
+        with self._lock:
+            self.detector.close()
+
+
+def _detector_model_path(detector) -> Path | None:
+    for attr in ("model_path", "path"):
+        value = getattr(detector, attr, None)
+        if value:
+            return Path(value)
+    backend = getattr(detector, "backend", None)
+    value = getattr(backend, "path", None)
+    return Path(value) if value else None
+
+
+def _video_step(path: str | Path, samples: int) -> int:
+    """Analyse about `samples` frames spread over the whole video (every Nth frame)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    finally:
+        cap.release()
+    return max(1, count // max(1, samples)) if count > 0 else 1
+
+
+# -- per-browser-tab webcam state ------------------------------------------------------
+@dataclass
+class StreamSession:
+    """One browser tab's live stream: its frame slot, score smoother and rate meter."""
+
+    buffer: Any
+    smoother: Any
+    arrivals: deque = field(default_factory=lambda: deque(maxlen=30))
+    last_output: tuple | None = None
+
+    @classmethod
+    def new(cls) -> "StreamSession":
+        from deepfake_edge.runtime.stream import LatestFrameBuffer, ScoreSmoother
+
+        return cls(buffer=LatestFrameBuffer(), smoother=ScoreSmoother())
+
+    def fps(self) -> float:
+        if len(self.arrivals) < 2:
+            return 0.0
+        span = self.arrivals[-1] - self.arrivals[0]
+        return (len(self.arrivals) - 1) / span if span > 0 else 0.0
+
+
+# -- formatting ------------------------------------------------------------------------
+def score_rows(result) -> list[list[Any]]:
+    return [
+        [i + 1, f.label, round(float(f.fake_probability), 4), round(float(f.face_score), 3),
+         ", ".join(str(int(v)) for v in f.box)]
+        for i, f in enumerate(result.faces)
+    ]
+
+
+def latency_line(result, fps: float | None = None) -> str:
+    t = result.timings
+    parts = [f"detect {t.get('detect_ms', float('nan')):.1f} ms", f"infer {t.get('infer_ms', float('nan')):.1f} ms",
+             f"total {t.get('total_ms', float('nan')):.1f} ms"]
+    if fps is not None:
+        parts.append(f"{fps:.1f} fps")
+    return " · ".join(parts)
+
+
+def verdict_line(result) -> str:
+    faces = len(result.faces)
+    if result.no_face:
+        return "No face found in this image."
+    labels = ", ".join(f"{f.label} ({f.fake_probability:.0%} fake)" for f in result.faces)
+    whole = " (no face detected: the whole image was scored)" if result.whole_image else ""
+    return f"{faces} face{'s' if faces != 1 else ''}: {labels}{whole}. {latency_line(result)}"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# -- the page --------------------------------------------------------------------------
+def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = None, provider: str = "auto",
+              threads: int | None = None, stream_every: float = DEFAULT_STREAM_EVERY,
+              time_limit: float | None = DEFAULT_TIME_LIMIT, max_pixels: int = DEFAULT_MAX_PIXELS,
+              demo: bool | None = None, concurrency_limit: int = 1):
+    """Build the Blocks app around a Detector, a model file or a run folder (None: the demo run).
+
+    The returned Blocks carries `.service` (the `DetectorService`), which the browser
+    test and the load test read to count the frames the server really processed.
+    """
+    import gradio as gr
+
+    if detector_or_model is None:
+        detector_or_model = default_model()
+        demo = True if demo is None else demo
+    service = DetectorService(detector_or_model, face_model=face_model, provider=provider, threads=threads)
+    demo = bool(demo) if demo is not None else _is_demo(service.model_path)
+    choices = models_in_run(service.model_path) if service.model_path else []
+
+    def runtime_md() -> str:
+        return f"Running {service.description}"
+
+    # -- handlers (each returns messages instead of raising) ------------------------
+    def on_frame(frame, session):
+        if frame is None:
+            return gr.skip(), gr.skip(), session
+        session = session or StreamSession.new()
+        session.arrivals.append(time.perf_counter())
+        # One slot per tab: if calls of this tab ever overlap (concurrency_limit > 1), the
+        # newest frame wins and older ones are dropped instead of queueing.
+        before = session.buffer.dropped
+        session.buffer.put(frame)
+        latest = session.buffer.get(timeout=0)
+        service.frames_dropped += session.buffer.dropped - before
+        if latest is None:  # an overlapping call of this tab took the newest frame
+            return (session.last_output or (gr.skip(), gr.skip())) + (session,)
+        try:
+            rgb = as_rgb_array(latest, name="webcam frame")
+            result = service.detect(rgb)
+        except DeepfakeEdgeError as exc:
+            return gr.skip(), f"⚠️ {_one_line(exc)}", session
+        service.frames_processed += 1
+        session.smoother.smooth_result(result, service.detector.contract.threshold)
+        annotated = _annotate(rgb, result)
+        readout = ("No face in view · " if result.no_face else "") + latency_line(result, session.fps())
+        session.last_output = (annotated, readout)
+        return annotated, readout, session
+
+    def on_image(path):
+        if not path:
+            return None, [], "Upload or capture an image first."
+        try:
+            rgb = read_rgb(path, max_pixels=max_pixels, name=Path(path).name)
+            result = service.detect(rgb)
+        except DeepfakeEdgeError as exc:
+            msg = _one_line(exc)
+            gr.Warning(msg)
+            return None, [], f"⚠️ {msg}"
+        if result.no_face:
+            gr.Warning("No face found in this image.")
+        return _annotate(rgb, result), score_rows(result), verdict_line(result)
+
+    def on_video(path):
+        if not path:
+            return None, None, "Upload a video first."
+        try:
+            report = service.analyze_video(path)
+            plot = _plot_video(report, path)
+            frame = _video_summary_frame(report)
+        except DeepfakeEdgeError as exc:
+            msg = _one_line(exc)
+            gr.Warning(msg)
+            return None, None, f"⚠️ {msg}"
+        return frame, plot, _video_verdict(report)
+
+    def on_pick(path):
+        if not path:
+            return runtime_md(), gr.skip()
+        try:
+            service.switch(path)
+        except DeepfakeEdgeError as exc:
+            msg = _one_line(exc)
+            gr.Warning(msg)
+            return f"⚠️ {msg} — still running {service.description}", gr.skip()
+        return runtime_md(), gr.skip()
+
+    with gr.Blocks(title="deepfake-edge", analytics_enabled=False) as blocks:
+        gr.Markdown("# deepfake-edge · Real or Fake?")
+        if demo:
+            gr.Markdown(DEMO_BANNER, elem_id="demo-banner")
+        with gr.Row():
+            runtime_line = gr.Markdown(runtime_md(), elem_id="runtime-line")
+            picker = gr.Dropdown(choices=choices, value=str(service.model_path) if choices else None,
+                                 label="Model file (from the run folder)", interactive=len(choices) > 1,
+                                 elem_id="model-picker")
+        with gr.Tabs():
+            with gr.Tab("Webcam", id="webcam"):
+                with gr.Row():
+                    cam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam",
+                                   webcam_options=gr.WebcamOptions(mirror=False), elem_id="webcam-in")
+                    live = gr.Image(label="Annotated", type="numpy", interactive=False, elem_id="webcam-out")
+                readout = gr.Markdown("Press **Record** to start; latency appears here.", elem_id="latency")
+                session = gr.State(None)
+                cam.stream(on_frame, [cam, session], [live, readout, session], stream_every=stream_every,
+                           time_limit=time_limit, concurrency_limit=concurrency_limit, api_name="webcam_stream",
+                           show_progress="hidden")
+                # The same per-frame path as a plain request/response endpoint, for clients that
+                # are not browsers (gradio_client cannot drive a streaming input): the load test.
+                api_frame = gr.Image(type="numpy", visible=False)
+                api_btn = gr.Button(visible=False)
+                api_btn.click(on_frame, [api_frame, session], [live, readout, session], api_name="frame",
+                              concurrency_limit=concurrency_limit, show_progress="hidden")
+            with gr.Tab("Image", id="image"):
+                with gr.Row():
+                    img_in = UploadImage(sources=["upload", "webcam", "clipboard"], type="filepath",
+                                         label="Image", webcam_options=gr.WebcamOptions(mirror=False))
+                    img_out = gr.Image(label="Annotated", type="numpy", interactive=False)
+                img_status = gr.Markdown(elem_id="image-status")
+                img_table = gr.Dataframe(headers=SCORE_HEADERS, label="Per-face scores", interactive=False)
+                img_btn = gr.Button("Detect", variant="primary")
+                img_btn.click(on_image, img_in, [img_out, img_table, img_status], api_name="image",
+                              concurrency_limit=concurrency_limit)
+            with gr.Tab("Video", id="video"):
+                with gr.Row():
+                    vid_in = gr.Video(sources=["upload"], label="Video", format=None)
+                    vid_frame = gr.Image(label="Most suspicious frame", type="numpy", interactive=False)
+                vid_status = gr.Markdown(elem_id="video-status")
+                vid_plot = gr.Image(label="Fake probability over time", type="filepath", interactive=False)
+                vid_btn = gr.Button("Analyse video", variant="primary")
+                vid_btn.click(on_video, vid_in, [vid_frame, vid_plot, vid_status], api_name="video",
+                              concurrency_limit=concurrency_limit)
+        picker.change(on_pick, picker, [runtime_line, picker], api_name=False)
+    blocks.service = service
+    return blocks
+
+
+def _is_demo(model_path: Path | None) -> bool:
+    if model_path is None:
+        return False
+    try:
+        run = Path(model_path).resolve()
+        demo = (Path.cwd() / DEMO_RUN).resolve()
+    except OSError:
+        return False
+    return run == demo or demo in run.parents
+
+
+def _annotate(rgb: np.ndarray, result) -> np.ndarray:
+    from deepfake_edge.runtime.annotate import annotate
+
+    return annotate(rgb, result)
+
+
+_UPLOAD_IMAGE = None
+
+
+def _upload_image_class():
+    """`gr.Image` whose upload step never fails on a bad file: our reader says what is wrong.
+
+    Gradio opens an uploaded image with PIL before the handler runs, so a non-image
+    would end in a generic "Error". This template hands the raw path on instead, and
+    `read_rgb` turns it into one clear line.
+    """
+    global _UPLOAD_IMAGE
+    if _UPLOAD_IMAGE is None:
+        import gradio as gr
+
+        class UploadImage(gr.Image):
+            is_template = True  # rendered by the stock Image component in the browser
+
+            def preprocess(self, payload):
+                try:
+                    return super().preprocess(payload)
+                except Exception:  # noqa: BLE001 - reported by read_rgb in the handler
+                    return str(payload.path) if payload is not None and payload.path else None
+
+        _UPLOAD_IMAGE = UploadImage
+    return _UPLOAD_IMAGE
+
+
+def UploadImage(*args, **kwargs):  # noqa: N802 - reads like the component it builds
+    return _upload_image_class()(*args, **kwargs)
+
+
+# -- video helpers ---------------------------------------------------------------------
+def _plot_video(report, video_path) -> str | None:
+    from deepfake_edge.runtime.video import plot_timeline
+
+    import tempfile
+
+    out = Path(tempfile.mkdtemp(prefix="deepfake-edge-")) / (Path(video_path).stem + "_timeline.png")
+    return str(plot_timeline(report, out))
+
+
+def _video_summary_frame(report):
+    frame = getattr(report, "summary_frame", None)
+    return frame
+
+
+def _video_verdict(report) -> str:
+    verdict = getattr(report, "verdict", None)
+    return f"Video verdict: **{verdict}**"
+
+
+# -- serving ---------------------------------------------------------------------------
+def launch(blocks=None, *, model: Any = None, host: str = DEFAULT_HOST, port: int | None = None,
+           share: bool = False, max_file_size: str | int = DEFAULT_MAX_FILE_SIZE, queue_size: int = 64,
+           prevent_thread_lock: bool = False, quiet: bool = False, **build_options):
+    """Serve the app: local only unless `share`, bounded queue, upload size limit, no analytics."""
+    import gradio as gr
+
+    if blocks is None:
+        blocks = build_app(model, **build_options)
+    blocks.queue(max_size=queue_size, default_concurrency_limit=1)
+    if share:
+        log.warning("--share: creating a PUBLIC link through Gradio's share servers; anyone with it can use the app")
+    theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                              font_mono=["ui-monospace", "monospace"])  # no Google Fonts request
+    blocks.launch(server_name=host, server_port=port, share=bool(share), max_file_size=max_file_size,
+                  prevent_thread_lock=prevent_thread_lock, quiet=quiet, show_error=False, theme=theme,
+                  ssr_mode=False, enable_monitoring=False, inbrowser=False)
+    return blocks
