@@ -1,0 +1,33 @@
+"""`deepfake-edge train`: train a model on a Kaggle-layout folder into a run folder."""
+from __future__ import annotations
+
+HELP = "train a Real/Fake classifier on a Train|Validation|Test / Real|Fake folder"
+
+
+def add_arguments(parser) -> None:
+    # Unset options stay None so `--resume` can take them from the run's saved settings.
+    parser.add_argument("--data", required=True, metavar="DIR", help="Kaggle-layout folder (Train|Validation|Test / Real|Fake)")
+    parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write (refused if it holds a model, unless --resume)")
+    parser.add_argument("--arch", default=None, help="architecture (default seed-cnn; see train/models.py: seed-cnn, edge-net, tiny-cnn, ...)")
+    parser.add_argument("--img-size", type=int, default=None, metavar="N", help="input size in pixels (default 256)")
+    parser.add_argument("--batch-size", type=int, default=None, metavar="N", help="batch size (default 32)")
+    parser.add_argument("--epochs", type=int, default=None, metavar="N", help="maximum epochs (default 50; early stopping on validation AUC)")
+    parser.add_argument("--max-per-class", type=int, default=None, metavar="N", help="cap images per class per split (quick runs)")
+    parser.add_argument("--no-augment", dest="augment", action="store_const", const=False, default=None,
+                        help="turn off augmentation (flips, rotation/zoom, colour jitter, corruptions)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its last finished epoch")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default 42)")
+    parser.add_argument("--lr", type=float, default=None, metavar="X", help="initial Adam learning rate (default 1e-3)")
+    parser.add_argument("--pretrained", action="store_const", const=True, default=None,
+                        help="ImageNet weights for Keras-application architectures (downloads once)")
+    parser.add_argument("--weights", default=None, metavar="PATH", help="local ImageNet 'notop' .h5 weights (offline --pretrained)")
+
+
+def run(args) -> int:
+    from deepfake_edge.train.fit import train
+
+    out = train(args.data, args.out, arch=args.arch, img_size=args.img_size, batch_size=args.batch_size,
+                epochs=args.epochs, max_per_class=args.max_per_class, augment=args.augment, resume=args.resume,
+                seed=args.seed, lr=args.lr, pretrained=args.pretrained, weights=args.weights)
+    print(f"run folder: {out}")
+    return 0

@@ -1,0 +1,313 @@
+"""Train a model on a Kaggle-layout folder and write a complete run folder.
+
+A run folder holds:
+    model.keras, model.h5   the best epoch by validation AUC (Keras 3 and the seed's HDF5)
+    contract.json           the ModelContract: arch, input size, normalisation, class order,
+                            threshold + temperature fitted on Validation, data summary, metrics
+    train_config.json       the settings, so `--resume` continues the same run
+    history.csv             one row per epoch (appended across resumes)
+    training_curves.png     loss / accuracy / AUC / learning rate per epoch
+    logs/                   TensorBoard
+    skipped_files.txt       unreadable images met by the pipeline (when any)
+    backup/                 BackupAndRestore state while training; removed when it finishes
+
+Work is never lost: without `resume=True` a folder that already holds a model or a
+backup is refused; Ctrl-C (or a kill) leaves `backup/` at the last finished epoch and
+`train(..., resume=True)` continues from there.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from deepfake_edge.runtime.contract import CONTRACT_FILENAME, ModelContract
+from deepfake_edge.runtime.errors import InputError
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILENAME = "train_config.json"
+BACKUP_DIRNAME = "backup"
+BEST_FILENAME = "best.keras"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (defaults follow the seed project)."""
+
+    data_dir: str = ""
+    arch: str = "seed-cnn"
+    img_size: int = 256
+    batch_size: int = 32
+    epochs: int = 50
+    max_per_class: int | None = None
+    augment: bool = True
+    seed: int = 42
+    lr: float = 1e-3
+    pretrained: bool = False
+    weights: str | None = None
+    patience: int = 8  # EarlyStopping on val AUC
+    lr_patience: int = 3  # ReduceLROnPlateau on val loss
+
+    # Changing these on --resume would make the backup meaningless.
+    IDENTITY = ("arch", "img_size", "seed", "pretrained")
+
+
+def _resolve_config(out: Path, resume: bool, given: dict) -> TrainConfig:
+    """Merge explicit settings with the saved config of a resumed run (saved wins for unset ones)."""
+    given = {k: v for k, v in given.items() if v is not None}
+    saved_path = out / CONFIG_FILENAME
+    if resume and saved_path.is_file():
+        saved = json.loads(saved_path.read_text())
+        for key in TrainConfig.IDENTITY:
+            if key in given and key in saved and given[key] != saved[key]:
+                raise InputError(f"{out}: --resume with {key}={given[key]!r}, but the run was started with "
+                                 f"{key}={saved[key]!r}; resume with the same setting or use a new --out")
+        merged = {**saved, **given}
+    else:
+        merged = given
+    known = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in merged.items() if k in known})
+
+
+def check_run_folder(out: Path, resume: bool) -> bool:
+    """Refuse to overwrite work; returns True when a backup will be resumed."""
+    has_backup = (out / BACKUP_DIRNAME).is_dir() and any((out / BACKUP_DIRNAME).iterdir())
+    has_model = (out / "model.keras").is_file() or (out / BEST_FILENAME).is_file()
+    if not resume:
+        if has_backup or has_model:
+            what = "an interrupted run (backup/)" if has_backup else "a trained model"
+            raise InputError(f"{out}: folder already holds {what}; pass --resume to continue it, "
+                             "or choose another --out (nothing was overwritten)")
+        return False
+    if not has_backup:
+        if (out / "model.keras").is_file():
+            raise InputError(f"{out}: nothing to resume, this run already finished (model.keras exists, no backup/)")
+        log.warning("%s: no backup to resume from; starting a new run", out)
+        return False
+    return True
+
+
+def _devices():
+    import tensorflow as tf
+
+    return tf.config.list_physical_devices("GPU")
+
+
+def _strategy_and_precision(gpus):
+    """MirroredStrategy on several GPUs, mixed precision on any GPU; the CPU path is untouched."""
+    import keras
+    import tensorflow as tf
+
+    if gpus:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _backup_epoch(out: Path) -> int:
+    meta = out / BACKUP_DIRNAME / "training_metadata.json"
+    try:
+        return int(json.loads(meta.read_text())["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def _trim_history(history: Path, keep_epochs: int) -> list[dict]:
+    """Keep the rows of epochs that the backup covers (a kill may land between the two writes)."""
+    if not history.is_file():
+        return []
+    with history.open() as f:
+        rows = [r for r in csv.DictReader(f) if r.get("epoch", "").isdigit() and int(r["epoch"]) < keep_epochs]
+    if rows:
+        with history.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    else:
+        history.unlink()
+    return rows
+
+
+def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, img_size: int | None = None,
+          batch_size: int | None = None, epochs: int | None = None, max_per_class: int | None = None,
+          augment: bool | None = None, resume: bool = False, seed: int | None = None, lr: float | None = None,
+          pretrained: bool | None = None, weights: str | None = None, calibrate: bool = True) -> Path:
+    """Train, keep the best epoch by validation AUC, calibrate on Validation; returns the run folder."""
+    out = Path(out_dir)
+    resuming = check_run_folder(out, resume)
+    cfg = _resolve_config(out, resume, dict(
+        data_dir=str(data_dir) if data_dir else None, arch=arch, img_size=img_size, batch_size=batch_size,
+        epochs=epochs, max_per_class=max_per_class, augment=augment, seed=seed, lr=lr, pretrained=pretrained,
+        weights=weights))
+    if not cfg.data_dir:
+        raise InputError("no --data folder given")
+    from deepfake_edge.train.models import get_arch
+
+    spec = get_arch(cfg.arch)  # unknown names fail before anything heavy starts
+    if cfg.epochs < 1 or cfg.batch_size < 1:
+        raise InputError(f"epochs and batch size must be at least 1 (got {cfg.epochs}, {cfg.batch_size})")
+    contract = ModelContract(input_size=cfg.img_size, arch=cfg.arch, normalization=spec.normalization).validate(
+        "training settings")
+
+    from deepfake_edge.train.data import SKIPPED_FILENAME, SkipLog, load_split
+
+    out.mkdir(parents=True, exist_ok=True)
+    skip_log = SkipLog(out / SKIPPED_FILENAME)
+    train_data = load_split(cfg.data_dir, "Train", contract, batch_size=cfg.batch_size, train=True,
+                            augment=cfg.augment, max_per_class=cfg.max_per_class, seed=cfg.seed,
+                            skip_log=skip_log, repeat=True)
+    val_data = load_split(cfg.data_dir, "Validation", contract, batch_size=cfg.batch_size, train=False,
+                          max_per_class=cfg.max_per_class, seed=cfg.seed, skip_log=skip_log)
+    (out / CONFIG_FILENAME).write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+
+    import keras
+
+    keras.utils.set_random_seed(cfg.seed)
+    gpus = _devices()
+    strategy = _strategy_and_precision(gpus)
+    with strategy.scope():
+        from deepfake_edge.train.models import build_model
+
+        model = build_model(cfg.arch, input_size=cfg.img_size, pretrained=cfg.pretrained, weights_path=cfg.weights)
+        model.compile(
+            optimizer=keras.optimizers.Adam(cfg.lr),
+            loss="categorical_crossentropy",
+            metrics=["accuracy", keras.metrics.AUC(name="auc")],
+        )
+
+    history = out / "history.csv"
+    best_so_far = None
+    initial_epoch = 0
+    if resuming:
+        initial_epoch = _backup_epoch(out)
+        rows = _trim_history(history, initial_epoch)
+        aucs = [float(r["val_auc"]) for r in rows if r.get("val_auc") not in (None, "", "nan")]
+        best_so_far = max(aucs) if aucs else None
+        log.info("resuming %s after epoch %d of %d", out, initial_epoch, cfg.epochs)
+    elif history.exists():
+        history.unlink()
+
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(out / BACKUP_DIRNAME), double_checkpoint=True),
+        keras.callbacks.ModelCheckpoint(str(out / BEST_FILENAME), monitor="val_auc", mode="max",
+                                        save_best_only=True, initial_value_threshold=best_so_far),
+        keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=cfg.patience),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=cfg.lr_patience, min_lr=1e-6),
+        keras.callbacks.CSVLogger(str(history), append=True),
+    ]
+    callbacks += _tensorboard(keras, out / "logs")
+    log.info("training %s at %dpx on %s: %d train / %d validation images, batch %d, %d epochs, %s",
+             cfg.arch, cfg.img_size, cfg.data_dir, len(train_data.paths), len(val_data.paths), cfg.batch_size,
+             cfg.epochs, f"{len(gpus)} GPU(s), mixed precision" if gpus else "CPU")
+    t0 = time.perf_counter()
+    try:
+        model.fit(train_data.dataset, validation_data=val_data.dataset, epochs=cfg.epochs,
+                  steps_per_epoch=train_data.steps, callbacks=callbacks, verbose=_verbosity())
+    except KeyboardInterrupt:
+        log.warning("interrupted: %s/backup holds the last finished epoch; continue with:\n"
+                    "  deepfake-edge train --data %s --out %s --resume", out, cfg.data_dir, out)
+        raise
+    seconds = time.perf_counter() - t0
+
+    best = out / BEST_FILENAME
+    if best.is_file():
+        model = keras.models.load_model(best, compile=False)
+    model.save(out / "model.keras")
+    model.save(out / "model.h5")
+    if best.is_file():
+        best.unlink()
+    shutil.rmtree(out / BACKUP_DIRNAME, ignore_errors=True)
+    rows = _read_history(history)
+    plot_training_curves(rows, out / "training_curves.png")
+
+    best_row = max(rows, key=lambda r: _num(r.get("val_auc")), default={})
+    contract = contract.with_(
+        training={
+            "data_dir": str(cfg.data_dir),
+            "class_index": {name: i for i, name in enumerate(contract.class_names)},
+            "images": {"Train": train_data.class_counts, "Validation": val_data.class_counts},
+            "max_per_class": cfg.max_per_class,
+            "skipped_files": len(skip_log),
+            "skipped_list": SKIPPED_FILENAME if len(skip_log) else None,
+            "augment": cfg.augment,
+            "epochs_run": len(rows),
+            "best_epoch": int(best_row["epoch"]) + 1 if best_row else None,
+            "batch_size": cfg.batch_size,
+            "lr": cfg.lr,
+            "seed": cfg.seed,
+            "params": int(model.count_params()),
+            "seconds_this_session": round(seconds, 1),
+            "device": f"{len(gpus)} GPU" if gpus else "CPU",
+        },
+        metrics={"best_val_auc_keras": _num(best_row.get("val_auc")) if best_row else None},
+        provenance={"trained_by": "deepfake-edge train", "keras": keras.__version__},
+    )
+    contract.save(out / CONTRACT_FILENAME)
+    if calibrate:
+        from deepfake_edge.train.evaluate import calibrate_run
+
+        calibrate_run(out, cfg.data_dir, max_per_class=cfg.max_per_class, batch_size=max(cfg.batch_size, 32))
+    log.info("run complete: %s (%d epochs, %.0f s; %d unreadable files skipped)", out, len(rows), seconds,
+             len(skip_log))
+    return out
+
+
+def _tensorboard(keras, log_dir: Path) -> list:
+    """The TensorBoard callback; TensorFlow 2.21 no longer installs `tensorboard` itself."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        log.warning("TensorBoard logs skipped: the 'tensorboard' package is not installed (pip install tensorboard)")
+        return []
+    return [keras.callbacks.TensorBoard(log_dir=str(log_dir), histogram_freq=0, profile_batch=0)]
+
+
+def _verbosity() -> int | str:
+    """Keras' progress bar (with ETA) on a terminal, one line per epoch in logs and CI."""
+    return "auto" if os.isatty(1) else 2
+
+
+def _num(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _read_history(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def plot_training_curves(rows: list[dict], path: Path) -> Path:
+    """Loss, accuracy, AUC (train vs validation) and learning rate per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.5))
+    for ax, key in zip(axes[:3], ("loss", "accuracy", "auc")):
+        ax.plot(epochs, [_num(r.get(key)) for r in rows], marker=".", label="train")
+        ax.plot(epochs, [_num(r.get(f"val_{key}")) for r in rows], marker=".", label="validation")
+        ax.set(title=key, xlabel="epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    lr_key = "learning_rate" if rows and "learning_rate" in rows[0] else "lr"
+    axes[3].plot(epochs, [_num(r.get(lr_key)) for r in rows], marker=".")
+    axes[3].set(title="learning rate", xlabel="epoch", yscale="log")
+    axes[3].grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
