@@ -127,10 +127,18 @@ class DetectorService:
             return self.detector.detect(image, color="RGB")
 
     def analyze_video(self, path: str | Path, *, samples: int = VIDEO_SAMPLES):
-        from deepfake_edge.runtime.video import analyze_video
+        """(VideoResult, annotated RGB of its most suspicious sampled frame or None)."""
+        from deepfake_edge.runtime.video import analyze_video, iter_frames
 
+        every = _video_step(path, samples)
         with self._lock:
-            return analyze_video(path, self.detector, every=_video_step(path, samples))
+            report = analyze_video(self.detector, path, every=every)
+            scored = [fr for fr in report.frames if fr.max_fake is not None]
+            target = max(scored, key=lambda fr: fr.max_fake).index if scored else report.frames[0].index
+            for index, _, rgb in iter_frames(path, every=every):
+                if index == target:
+                    return report, _annotate(rgb, self.detector.detect(rgb))
+        return report, None
 
     def close(self) -> None:
         with self._lock:
@@ -280,9 +288,8 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
         if not path:
             return None, None, "Upload a video first."
         try:
-            report = service.analyze_video(path)
+            report, frame = service.analyze_video(path)
             plot = _plot_video(report, path)
-            frame = _video_summary_frame(report)
         except DeepfakeEdgeError as exc:
             msg = _one_line(exc)
             gr.Warning(msg)
@@ -339,7 +346,7 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
             with gr.Tab("Video", id="video"):
                 with gr.Row():
                     vid_in = gr.Video(sources=["upload"], label="Video", format=None)
-                    vid_frame = gr.Image(label="Most suspicious frame", type="numpy", interactive=False)
+                    vid_frame = gr.Image(label="Most suspicious sampled frame", type="numpy", interactive=False)
                 vid_status = gr.Markdown(elem_id="video-status")
                 vid_plot = gr.Image(label="Fake probability over time", type="filepath", interactive=False)
                 vid_btn = gr.Button("Analyse video", variant="primary")
@@ -399,23 +406,23 @@ def UploadImage(*args, **kwargs):  # noqa: N802 - reads like the component it bu
 
 
 # -- video helpers ---------------------------------------------------------------------
-def _plot_video(report, video_path) -> str | None:
-    from deepfake_edge.runtime.video import plot_timeline
-
+def _plot_video(report, video_path) -> str:
     import tempfile
+
+    from deepfake_edge.runtime.video import plot_timeline
 
     out = Path(tempfile.mkdtemp(prefix="deepfake-edge-")) / (Path(video_path).stem + "_timeline.png")
     return str(plot_timeline(report, out))
 
 
-def _video_summary_frame(report):
-    frame = getattr(report, "summary_frame", None)
-    return frame
-
-
 def _video_verdict(report) -> str:
-    verdict = getattr(report, "verdict", None)
-    return f"Video verdict: **{verdict}**"
+    summary = report.summary()
+    sampled = summary["frames_sampled"]
+    if report.label is None:
+        return f"No face found in any of the {sampled} sampled frames: no verdict."
+    return (f"Video verdict: **{report.label}** (mean fake probability {summary['mean_fake_probability']:.2f} "
+            f"over {summary['faces']} face crops in {summary['frames_with_faces']} of {sampled} sampled frames; "
+            f"top-{summary['top_k']} mean {summary['topk_fake_probability']:.2f}; threshold {report.threshold:.2f})")
 
 
 # -- serving ---------------------------------------------------------------------------

@@ -191,3 +191,44 @@ def test_demo_run_gets_the_demonstration_banner(tiny_run, tmp_path, monkeypatch)
         assert any(isinstance(t, str) and "Demonstration model" in t for t in texts)
     finally:
         blocks.service.close()
+
+
+def write_face_video(path: Path, n_face: int = 12, n_blank: int = 6, fps: float = 10.0) -> Path:
+    """A short mp4: Grace Hopper's portrait, then grey frames without a face."""
+    bgr = cv2.imread(str(grace_hopper_path()))
+    bgr = cv2.resize(bgr, (256, 300))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (256, 300))
+    assert writer.isOpened()
+    for _ in range(n_face):
+        writer.write(bgr)
+    for _ in range(n_blank):
+        writer.write(np.full_like(bgr, 128))
+    writer.release()
+    return path
+
+
+def call_video(client, path):
+    from gradio_client import handle_file
+
+    return client.predict(handle_file(str(path)), api_name="/video")
+
+
+def test_video_gives_verdict_plot_and_annotated_frame(client, tmp_path):
+    video = write_face_video(tmp_path / "clip.mp4")
+    frame, plot, status = call_video(client, video)
+    assert status.startswith("Video verdict: **Real**") or status.startswith("Video verdict: **Fake**"), status
+    assert "of 18 sampled frames" in status and "12 face crops" in status
+    png = cv2.imread(plot)
+    assert png is not None and png.shape[1] >= 400  # the matplotlib figure, 800 px wide
+    annotated = cv2.imread(frame)
+    assert annotated.shape[:2] == (300, 256)
+    plain = cv2.resize(cv2.imread(str(grace_hopper_path())), (256, 300))
+    assert np.abs(annotated.astype(int) - plain.astype(int)).max() > 100, "the summary frame carries no box"
+
+
+def test_unreadable_video_gives_a_message(client, tmp_path):
+    bogus = tmp_path / "broken.mp4"
+    bogus.write_bytes(b"\x00\x01 definitely not a video" * 50)
+    frame, plot, status = call_video(client, bogus)
+    assert frame is None and plot is None
+    assert status.startswith("⚠️") and "broken.mp4" in status and "\n" not in status
