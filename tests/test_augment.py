@@ -1,0 +1,56 @@
+"""Augmentations and the corruption table: shapes, determinism, strength grows with severity."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deepfake_edge.train.augment import CORRUPTIONS, SEVERITIES, augment, corrupt, flip_horizontal, grayscale
+from tests.datagen import real_image
+
+
+@pytest.fixture(scope="module")
+def face():
+    return real_image(np.random.default_rng(3), 64)
+
+
+def test_table_lists_the_issue_families():
+    assert set(CORRUPTIONS) == {"jpeg", "blur", "noise", "downscale", "color_shift", "grayscale"}
+    assert SEVERITIES == (1, 2, 3, 4, 5)
+
+
+@pytest.mark.parametrize("name", sorted(CORRUPTIONS))
+def test_corruption_keeps_shape_is_seeded_and_grows_with_severity(face, name):
+    outs = {s: corrupt(face, name, s, np.random.default_rng(7)) for s in SEVERITIES}
+    for out in outs.values():
+        assert out.shape == face.shape and out.dtype == np.uint8
+    again = corrupt(face, name, 3, np.random.default_rng(7))
+    np.testing.assert_array_equal(outs[3], again)
+    dist = {s: np.abs(o.astype(np.float32) - face).mean() for s, o in outs.items()}
+    assert dist[1] > 0.0, f"{name} severity 1 left the image unchanged"
+    assert dist[5] > dist[1] * 1.5, f"{name}: severity 5 ({dist[5]:.2f}) not clearly stronger than 1 ({dist[1]:.2f})"
+
+
+def test_bad_severity_and_name_are_refused(face):
+    with pytest.raises(ValueError, match="severity"):
+        corrupt(face, "blur", 0)
+    with pytest.raises(ValueError, match="unknown corruption 'sepia'"):
+        corrupt(face, "sepia", 1)
+
+
+def test_full_grayscale_has_equal_channels(face):
+    g = grayscale(face, 5, np.random.default_rng(0))
+    assert np.array_equal(g[..., 0], g[..., 1]) and np.array_equal(g[..., 1], g[..., 2])
+
+
+def test_flip_mirrors_columns(face):
+    np.testing.assert_array_equal(flip_horizontal(face)[:, 0], face[:, -1])
+
+
+def test_augment_is_seeded_and_varies(face):
+    a = augment(face, np.random.default_rng(11))
+    b = augment(face, np.random.default_rng(11))
+    c = augment(face, np.random.default_rng(12))
+    assert a.shape == face.shape and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert not np.array_equal(a, face)
