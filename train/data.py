@@ -129,7 +129,8 @@ def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract,
         ds = ds.repeat()
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     ds = tf.data.Dataset.zip((ds, seeds)).map(lambda pl, s: (pl[0], pl[1], s))
-    ds = ds.map(_tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not train)
+    # deterministic=True: the same seed gives the same batches (repeatable runs).
+    ds = ds.map(_tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.filter(lambda x, y, ok: ok)
     ds = ds.map(lambda x, y, ok: (x, tf.one_hot(y, len(contract.class_names))))
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
