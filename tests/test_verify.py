@@ -110,3 +110,19 @@ def test_verify_without_exports_is_a_clear_error(run_copy, eval_data, capsys):
     (run_copy / "model.h5").unlink()  # the fixture's training also wrote an .h5 copy
     assert run_command("verify", [str(run_copy), "--data", str(eval_data)]) == 2
     assert "no exported artifacts to verify" in capsys.readouterr().out
+
+
+def test_dfdc_benchmark_script_writes_a_results_file_naming_the_machine(run_copy, tiny_data, tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "verify_dfdc.py"
+    spec = importlib.util.spec_from_file_location("verify_dfdc", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "verify_dfdc.md"
+    code = module.main(["--run", str(run_copy), "--data", str(tiny_data), "--formats", "onnx", "--out", str(out)])
+    assert code == 0
+    text = out.read_text()
+    assert "logical cores" in text and "| onnx | ✅ pass | fp32 |" in text and "## Export summary" in text
+    assert (run_copy / "verify.json").is_file()
