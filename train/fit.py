@@ -194,15 +194,17 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
     elif history.exists():
         history.unlink()
 
+    # Order matters for a kill at any instant: the history row and the best checkpoint are
+    # written BEFORE the backup records the epoch as finished (BackupAndRestore last).
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(out / BACKUP_DIRNAME), double_checkpoint=True),
+        keras.callbacks.CSVLogger(str(history), append=True),
         keras.callbacks.ModelCheckpoint(str(out / BEST_FILENAME), monitor="val_auc", mode="max",
                                         save_best_only=True, initial_value_threshold=best_so_far),
         keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=cfg.patience),
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=cfg.lr_patience, min_lr=1e-6),
-        keras.callbacks.CSVLogger(str(history), append=True),
+        *_tensorboard(keras, out / "logs"),
+        keras.callbacks.BackupAndRestore(str(out / BACKUP_DIRNAME), double_checkpoint=True),
     ]
-    callbacks += _tensorboard(keras, out / "logs")
     log.info("training %s at %dpx on %s: %d train / %d validation images, batch %d, %d epochs, %s",
              cfg.arch, cfg.img_size, cfg.data_dir, len(train_data.paths), len(val_data.paths), cfg.batch_size,
              cfg.epochs, f"{len(gpus)} GPU(s), mixed precision" if gpus else "CPU")
