@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 class DemoSettings:
     arch: str = "edge-net"
     img_size: int = 64
-    batch_size: int = 32
+    batch_size: int = 16
     epochs: int = 12
     lr: float = 3e-3
     seed: int = 0

@@ -1,0 +1,116 @@
+"""Input-pipeline and training throughput (images/s) of `deepfake-edge train`'s own code.
+
+Measures, on ../shared/data/dfdc-faces when present (else a generated folder):
+  1. the tf.data pipeline alone (decode -> resize -> augment -> normalise), and
+  2. training steps of each architecture fed by that pipeline.
+Small step counts: this is a throughput probe, not a training run.
+
+    .venv/bin/python benchmarks/train_throughput.py [--data DIR] [--size 64] [--steps 20]
+Writes benchmarks/results/train_throughput.md naming the machine and the command.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO / ".." / "shared" / "data" / "dfdc-faces"
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def measure_pipeline(split, batches: int) -> float:
+    it = iter(split.dataset)
+    next(it)  # warm-up: first batch pays the tracing
+    t0 = time.perf_counter()
+    n = 0
+    for _ in range(batches):
+        x, _ = next(it)
+        n += int(x.shape[0])
+    return n / (time.perf_counter() - t0)
+
+
+def measure_training(arch: str, split, size: int, steps: int, batch_size: int) -> tuple[float, int]:
+    import keras
+
+    from deepfake_edge.train.models import build_model
+
+    model = build_model(arch, input_size=size)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
+    model.fit(split.dataset, steps_per_epoch=2, epochs=1, verbose=0)  # warm-up / tracing
+    t0 = time.perf_counter()
+    model.fit(split.dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+    seconds = time.perf_counter() - t0
+    return steps * batch_size / seconds, model.count_params()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--archs", default="edge-net,seed-cnn")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "train_throughput.md"))
+    args = ap.parse_args()
+
+    from deepfake_edge.runtime.contract import ModelContract
+    from deepfake_edge.train.data import load_split
+
+    data = Path(args.data)
+    source = str(data)
+    if not (data / "Train").is_dir() and not any(p.name.lower() == "train" for p in data.glob("*")):
+        from tests.datagen import make_kaggle_tree
+
+        data = make_kaggle_tree(Path(tempfile.mkdtemp()) / "gen", n_per_class=200, size=128, splits=("Train",))
+        source = "generated (tests/datagen.py, 400 images 128px): dfdc-faces not found"
+    contract = ModelContract(input_size=args.size)
+    rows = []
+    for augment in (False, True):
+        split = load_split(data, "Train", contract, batch_size=args.batch_size, train=True, augment=augment,
+                           max_per_class=2000, repeat=True)
+        rows.append((f"input pipeline, augment={'on' if augment else 'off'}", "-", measure_pipeline(split, args.steps)))
+    split = load_split(data, "Train", contract, batch_size=args.batch_size, train=True, augment=True,
+                       max_per_class=2000, repeat=True)
+    for arch in args.archs.split(","):
+        ips, params = measure_training(arch, split, args.size, args.steps, args.batch_size)
+        rows.append((f"train {arch} (pipeline with augment)", f"{params:,}", ips))
+
+    cmd = "python " + " ".join([os.path.relpath(__file__, REPO), *sys.argv[1:]])
+    lines = [
+        "# Training throughput",
+        "",
+        f"- Machine: {cpu_name()}, {os.cpu_count()} cores, no GPU ({platform.platform()})",
+        f"- Data: {source}",
+        f"- Input {args.size}x{args.size}, batch {args.batch_size}, {args.steps} timed steps after warm-up",
+        f"- Command: `{cmd}`",
+        "- Note: the machine was shared with other jobs; treat numbers as indicative.",
+        "",
+        "| what | params | images/s |",
+        "|---|---|---|",
+        *[f"| {w} | {p} | {v:.1f} |" for w, p, v in rows],
+        "",
+    ]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    sys.exit(main())
