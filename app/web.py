@@ -97,6 +97,9 @@ class DetectorService:
         self.threads = threads
         self.frames_processed = 0  # webcam frames run through the detector (tests and the load test read it)
         self.frames_dropped = 0  # webcam frames replaced by a newer one before they were processed
+        # (start, end) wall-clock seconds of recent live frames: how the browser test pairs a
+        # frame the browser sent with the annotated frame it showed (glass-to-glass latency).
+        self.frame_log: deque[tuple[float, float]] = deque(maxlen=2000)
         if hasattr(detector_or_model, "detect"):
             self.detector = detector_or_model
             self.model_path = _detector_model_path(detector_or_model)
@@ -248,6 +251,7 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
     def on_frame(frame, session):
         if frame is None:
             return gr.skip(), gr.skip(), session
+        started = time.time()
         session = session or StreamSession.new()
         session.arrivals.append(time.perf_counter())
         # One slot per tab: if calls of this tab ever overlap (concurrency_limit > 1), the
@@ -266,8 +270,11 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
         service.frames_processed += 1
         session.smoother.smooth_result(result, service.detector.contract.threshold)
         annotated = _annotate(rgb, result)
-        readout = ("No face in view · " if result.no_face else "") + latency_line(result, session.fps())
+        faces = "No face in view" if result.no_face else ", ".join(
+            f"{f.label} {f.fake_probability:.0%} fake" for f in result.faces)
+        readout = f"{faces} · {latency_line(result, session.fps())}"
         session.last_output = (annotated, readout)
+        service.frame_log.append((started, time.time()))
         return annotated, readout, session
 
     def on_image(path):
@@ -321,7 +328,7 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
                 with gr.Row():
                     cam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam",
                                    webcam_options=gr.WebcamOptions(mirror=False), elem_id="webcam-in")
-                    live = gr.Image(label="Annotated", type="numpy", interactive=False, elem_id="webcam-out")
+                    live = gr.Image(label="Annotated", type="numpy", interactive=False, format="jpeg", elem_id="webcam-out")
                 readout = gr.Markdown("Press **Record** to start; latency appears here.", elem_id="latency")
                 session = gr.State(None)
                 cam.stream(on_frame, [cam, session], [live, readout, session], stream_every=stream_every,
