@@ -41,6 +41,7 @@ DEFAULT_MAX_FILE_SIZE = "50mb"
 DEFAULT_MAX_PIXELS = 16_000_000  # a 4K frame is 8.3 MP; above this an upload is refused
 DEFAULT_STREAM_EVERY = 0.05  # seconds between webcam frames the browser sends
 DEFAULT_TIME_LIMIT = 600.0  # seconds one webcam stream may run before the browser must restart it
+CACHE_SWEEP_S, CACHE_MAX_AGE_S = 60, 600  # how often / after how long served files are deleted
 VIDEO_SAMPLES = 48  # frames analysed per uploaded video, spread over its length
 SCORE_HEADERS = ["face", "label", "fake probability", "face score", "box (x, y, w, h)"]
 DEMO_BANNER = (
@@ -314,7 +315,10 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
             return f"⚠️ {msg} — still running {service.description}", gr.skip()
         return runtime_md(), gr.skip()
 
-    with gr.Blocks(title="deepfake-edge", analytics_enabled=False) as blocks:
+    # A live stream writes ~10 annotated JPEGs a second into Gradio's cache: delete them
+    # after CACHE_MAX_AGE_S so a long session does not fill the disk.
+    with gr.Blocks(title="deepfake-edge", analytics_enabled=False,
+                   delete_cache=(CACHE_SWEEP_S, CACHE_MAX_AGE_S)) as blocks:
         gr.Markdown("# deepfake-edge · Real or Fake?")
         if demo:
             gr.Markdown(DEMO_BANNER, elem_id="demo-banner")
