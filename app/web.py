@@ -35,7 +35,7 @@ from deepfake_edge.runtime.images import as_rgb_array, read_rgb  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-DEMO_RUN = Path("runs") / "demo"
+DEMO_RUN = Path("runs") / "demo" / "run"  # the run folder `make demo` writes
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_MAX_FILE_SIZE = "50mb"
 DEFAULT_MAX_PIXELS = 16_000_000  # a 4K frame is 8.3 MP; above this an upload is refused
@@ -53,7 +53,7 @@ DEMO_BANNER = (
 
 # -- which model -----------------------------------------------------------------------
 def default_model(cwd: str | Path | None = None) -> Path:
-    """The demo run (`runs/demo` under the current folder), or a one-line error saying what to do."""
+    """The demo run (`runs/demo/run` under the current folder), or a one-line error saying what to do."""
     run = Path(cwd or Path.cwd()) / DEMO_RUN
     if not run.is_dir():
         raise ModelFileError(

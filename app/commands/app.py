@@ -8,7 +8,7 @@ HELP = "serve the Gradio web app (webcam, image, video) on 127.0.0.1"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None,
-                        help="model file or run folder (default: the demo run runs/demo)")
+                        help="model file or run folder (default: the demo run runs/demo/run)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 exposes it to the network)")
     parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or the next free one)")

@@ -1,7 +1,7 @@
 """`deepfake-edge demo`: the embedded default, end to end, on data it makes itself."""
 from __future__ import annotations
 
-HELP = "build a demo dataset from bundled real faces, train edge-net briefly, evaluate with plots"
+HELP = "the whole job on bundled real faces: dataset, train edge-net, evaluate, export, verify, bench"
 
 
 def add_arguments(parser) -> None:
