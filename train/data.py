@@ -3,8 +3,15 @@
 Each element goes through exactly the runtime's preprocessing, so the model never trains
 on pixels prepared differently from deployment:
 
-    path -> runtime.images.read_rgb -> runtime.preprocess.resize_crop
-         -> (Train only) train.augment.augment -> runtime.preprocess.normalize
+    path -> runtime.images.read_rgb -> (SBI fakes only) train.synth.self_blend
+         -> runtime.preprocess.resize_crop -> (Train only) train.augment.augment
+         -> runtime.preprocess.normalize
+
+Self-blended fakes (`sbi_ratio`): Train can draw a share of its fakes on the fly from its
+REAL images, each blended with a transformed copy of itself (`train.synth.self_blend`) and
+labelled Fake. Reals, labelled fakes and SBI fakes are three endless, shuffled streams
+mixed by `tf.data.Dataset.sample_from_datasets` with weights 1/2, (1 - r)/2 and r/2, so
+classes stay balanced and r = 1 trains from real faces alone (no Fake folder needed).
 
 Only the file LIST is held in memory (paths + labels), so 140k images stream fine.
 Decoding runs in parallel (`num_parallel_calls=AUTOTUNE`) and batches are prefetched.
@@ -76,28 +83,39 @@ class SplitData:
 
 
 def load_example(path: str, label: int, seed: int, contract: ModelContract, train: bool,
-                 augment_options: dict | None = None) -> tuple[np.ndarray, bool, str]:
-    """(model input, ok, error) for one file; never raises on a bad image."""
+                 augment_options: dict | None = None, sbi: bool = False) -> tuple[np.ndarray, bool, str]:
+    """(model input, ok, error) for one file; never raises on a bad image.
+
+    `sbi=True` turns the (real) image into a self-blended fake at its ORIGINAL resolution
+    before the crop, as a face swap is made on the full frame before anyone crops it.
+    """
     size = contract.input_size
+    rng = np.random.default_rng(seed)
     try:
-        crop = resize_crop(read_rgb(path), size)
+        img = read_rgb(path)
+        if sbi:
+            from deepfake_edge.train.synth import self_blend
+
+            img = self_blend(img, rng)
+        crop = resize_crop(img, size)
     except (InputError, ValueError) as exc:
         return np.zeros((size, size, 3), np.float32), False, str(exc)
     if train:
         from deepfake_edge.train.augment import augment
 
-        crop = augment(crop, np.random.default_rng(seed), **(augment_options or {}))
+        crop = augment(crop, rng, **(augment_options or {}))
     return normalize(crop, contract).astype(np.float32), True, ""
 
 
 def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract, *, batch_size: int,
                  train: bool, augment: bool = True, seed: int = 0, skip_log: SkipLog | None = None,
-                 repeat: bool = False, augment_options: dict | None = None):
+                 repeat: bool = False, augment_options: dict | None = None, sbi_ratio: float = 0.0):
     """A batched, prefetched `tf.data.Dataset` yielding (float32 NHWC batch, one-hot labels).
 
     `train=True` shuffles (seeded, reshuffled every epoch) and augments (when `augment`);
     `repeat=True` makes it endless so Keras can show an ETA from the first epoch
-    (`steps_per_epoch` then sets the epoch length).
+    (`steps_per_epoch` then sets the epoch length). `sbi_ratio` > 0 (training only) makes
+    that share of the fakes self-blended images of the reals (see the module docstring).
     """
     import tensorflow as tf
 
@@ -105,30 +123,40 @@ def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract,
         raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
     if not paths:
         raise InputError("no images to build a dataset from")
+    check_sbi_ratio(sbi_ratio)
+    if sbi_ratio and not train:
+        raise ValueError("self-blended fakes are for training only; evaluate on real labelled fakes")
     skip_log = skip_log if skip_log is not None else SkipLog()
     size = contract.input_size
     do_augment = bool(train and augment)
 
-    def _load(path_bytes, label, elem_seed):
+    def _load(path_bytes, label, elem_seed, sbi):
         path = path_bytes.decode("utf-8")
-        x, ok, err = load_example(path, int(label), int(elem_seed), contract, do_augment, augment_options)
+        x, ok, err = load_example(path, int(label), int(elem_seed), contract, do_augment, augment_options,
+                                  sbi=bool(sbi))
         if not ok:
             skip_log.add(path, err)
         return x, np.bool_(ok)
 
-    def _tf_load(path, label, elem_seed):
-        x, ok = tf.numpy_function(_load, [path, label, elem_seed], [tf.float32, tf.bool], stateful=False)
+    def _tf_load(path, label, elem_seed, sbi):
+        x, ok = tf.numpy_function(_load, [path, label, elem_seed, sbi], [tf.float32, tf.bool], stateful=False)
         x.set_shape((size, size, 3))
         ok.set_shape(())
         return x, label, ok
 
-    ds = tf.data.Dataset.from_tensor_slices(([str(p) for p in paths], np.asarray(labels, np.int64)))
-    if train:
-        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
+    labels = np.asarray(labels, np.int64)
+    if sbi_ratio:
+        ds = _sbi_mixture(tf, [str(p) for p in paths], labels, contract, sbi_ratio, seed)
+        if not repeat:
+            ds = ds.take(len(paths))
+    else:
+        ds = tf.data.Dataset.from_tensor_slices(([str(p) for p in paths], labels, np.zeros(len(paths), bool)))
+        if train:
+            ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            ds = ds.repeat()
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    ds = tf.data.Dataset.zip((ds, seeds)).map(lambda pl, s: (pl[0], pl[1], s))
+    ds = tf.data.Dataset.zip((ds, seeds)).map(lambda e, s: (e[0], e[1], s, e[2]))
     # deterministic=True: the same seed gives the same batches (repeatable runs).
     ds = ds.map(_tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.filter(lambda x, y, ok: ok)
@@ -136,17 +164,86 @@ def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract,
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def check_sbi_ratio(sbi_ratio: float) -> float:
+    """The share of fakes that are self-blended must lie in [0, 1]; InputError otherwise."""
+    if not 0.0 <= float(sbi_ratio) <= 1.0:
+        raise InputError(f"--sbi-ratio must be between 0 and 1 (share of fakes that are self-blended), got {sbi_ratio}")
+    return float(sbi_ratio)
+
+
+def _sbi_mixture(tf, paths: list[str], labels: np.ndarray, contract: ModelContract, ratio: float, seed: int):
+    """Endless (path, label, sbi) stream: reals 1/2, labelled fakes (1-r)/2, SBI fakes of reals r/2."""
+    fake = contract.fake_index
+    real = list(contract.class_names).index("Real")
+    reals = [p for p, y in zip(paths, labels) if y == real]
+    fakes = [p for p, y in zip(paths, labels) if y == fake]
+    if not reals:
+        raise InputError("self-blended fakes need Real training images, and this split has none")
+
+    def stream(files, label, sbi, k):
+        n = len(files)
+        ds = tf.data.Dataset.from_tensor_slices((files, np.full(n, label, np.int64), np.full(n, sbi, bool)))
+        return ds.shuffle(n, seed=seed + k, reshuffle_each_iteration=True).repeat()
+
+    streams, weights = [stream(reals, real, False, 0)], [0.5]
+    if ratio < 1.0:
+        if not fakes:
+            raise InputError("--sbi-ratio below 1 mixes in labelled fakes, and this split has none; "
+                             "use --sbi-ratio 1 to train from real faces alone")
+        streams.append(stream(fakes, fake, False, 1))
+        weights.append(0.5 * (1.0 - ratio))
+    streams.append(stream(reals, fake, True, 2))
+    weights.append(0.5 * ratio)
+    return tf.data.Dataset.sample_from_datasets(streams, weights=weights, seed=seed)
+
+
+def list_train_split(data_dir: str | Path, *, max_per_class: int | None = None, seed: int = 0,
+                     sbi_ratio: float = 0.0) -> tuple[list[Path], np.ndarray]:
+    """Train's (paths, labels); with `sbi_ratio` 1 the Fake folder may be absent or empty.
+
+    Training from real faces alone needs only `Train/Real`: every fake is self-blended.
+    """
+    try:
+        return list_split(data_dir, "Train", max_per_class=max_per_class, seed=seed)
+    except InputError:
+        if check_sbi_ratio(sbi_ratio) < 1.0:
+            raise
+    from deepfake_edge.runtime.dataset import CLASS_NAMES, class_folder, find_split
+    from deepfake_edge.runtime.images import is_image_file
+
+    folder = class_folder(find_split(data_dir, "Train"), "Real")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
+    if not files:
+        raise InputError(f"{folder}: class folder holds no images (.jpg, .jpeg, .png, .bmp, .webp)")
+    if max_per_class and len(files) > max_per_class:
+        rng = np.random.default_rng(seed + CLASS_NAMES.index("Real"))
+        files = sorted(files[i] for i in rng.choice(len(files), max_per_class, replace=False))
+    log.info("Train: real faces only (%s), every fake self-blended", folder)
+    return files, np.full(len(files), CLASS_NAMES.index("Real"), np.int64)
+
+
 def load_split(data_dir: str | Path, split: str, contract: ModelContract, *, batch_size: int, train: bool,
                augment: bool = True, max_per_class: int | None = None, seed: int = 0,
-               skip_log: SkipLog | None = None, repeat: bool = False) -> SplitData:
+               skip_log: SkipLog | None = None, repeat: bool = False, sbi_ratio: float = 0.0,
+               augment_options: dict | None = None) -> SplitData:
     """List one split of a Kaggle-layout folder and wrap it in a streaming dataset.
 
     Raises InputError (one line) for a missing split or an empty/missing class folder.
+    With `sbi_ratio` > 0 (Train only), `class_counts` also reports the expected share of
+    self-blended fakes under "sbi_ratio".
     """
-    paths, labels = list_split(data_dir, split, max_per_class=max_per_class, seed=seed)
+    if split.lower() == "train":
+        paths, labels = list_train_split(data_dir, max_per_class=max_per_class, seed=seed, sbi_ratio=sbi_ratio)
+    else:
+        paths, labels = list_split(data_dir, split, max_per_class=max_per_class, seed=seed)
     ds = make_dataset(paths, labels, contract, batch_size=batch_size, train=train, augment=augment,
-                      seed=seed, skip_log=skip_log, repeat=repeat)
+                      seed=seed, skip_log=skip_log, repeat=repeat, sbi_ratio=sbi_ratio,
+                      augment_options=augment_options)
     counts = {name: int((labels == i).sum()) for i, name in enumerate(contract.class_names)}
+    if sbi_ratio:
+        counts["sbi_ratio"] = float(sbi_ratio)
     steps = max(1, -(-len(paths) // batch_size))
+    if sbi_ratio and counts[contract.class_names[contract.fake_index]] == 0:
+        steps = max(1, -(-2 * len(paths) // batch_size))  # an epoch sees each real once and as many SBI fakes
     log.info("%s: %d images (%s)", split, len(paths), ", ".join(f"{k} {v}" for k, v in counts.items()))
     return SplitData(split, paths, labels, ds, steps, counts)

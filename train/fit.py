@@ -11,6 +11,12 @@ A run folder holds:
     skipped_files.txt       unreadable images met by the pipeline (when any)
     backup/                 BackupAndRestore state while training; removed when it finishes
 
+Comparing architectures at the same cost: `time_budget` (minutes of training wall time
+in this session) stops cleanly after the epoch that crosses it; the run folder is still
+complete and calibrated, and the contract records the wall and CPU seconds it took.
+`schedule="cosine"` anneals the learning rate over the budget (or the epochs), so a
+budgeted run ends at a low rate instead of being cut off mid-descent.
+
 Work is never lost: without `resume=True` a folder that already holds a model or a
 backup is refused; Ctrl-C (or a kill) leaves `backup/` at the last finished epoch and
 `train(..., resume=True)` continues from there.
@@ -53,6 +59,13 @@ class TrainConfig:
     weights: str | None = None
     patience: int = 8  # EarlyStopping on val AUC
     lr_patience: int = 3  # ReduceLROnPlateau on val loss
+    time_budget: float | None = None  # minutes of training; stop after the epoch that crosses it
+    sbi_ratio: float = 0.0  # share of Train's fakes made on the fly as self-blended reals
+    schedule: str = "plateau"  # "plateau" (ReduceLROnPlateau) or "cosine" (over budget / epochs)
+    label_smoothing: float = 0.0
+    weight_decay: float = 0.0  # > 0: AdamW with this decoupled weight decay
+    model_options: dict | None = None  # extra keyword arguments for the architecture (e.g. width)
+    augment_options: dict | None = None  # keyword arguments for train.augment.augment (strength)
 
     # Changing these on --resume would make the backup meaningless.
     IDENTITY = ("arch", "img_size", "seed", "pretrained")
@@ -138,14 +151,23 @@ def _trim_history(history: Path, keep_epochs: int) -> list[dict]:
 def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, img_size: int | None = None,
           batch_size: int | None = None, epochs: int | None = None, max_per_class: int | None = None,
           augment: bool | None = None, resume: bool = False, seed: int | None = None, lr: float | None = None,
-          pretrained: bool | None = None, weights: str | None = None, calibrate: bool = True) -> Path:
-    """Train, keep the best epoch by validation AUC, calibrate on Validation; returns the run folder."""
+          pretrained: bool | None = None, weights: str | None = None, calibrate: bool = True,
+          time_budget: float | None = None, sbi_ratio: float | None = None, schedule: str | None = None,
+          label_smoothing: float | None = None, weight_decay: float | None = None,
+          model_options: dict | None = None, augment_options: dict | None = None) -> Path:
+    """Train, keep the best epoch by validation AUC, calibrate on Validation; returns the run folder.
+
+    `time_budget` is in minutes (None = no limit); `sbi_ratio` is the share of fakes that
+    are self-blended from Train's reals (0 = off, 1 = real faces only).
+    """
     out = Path(out_dir)
     resuming = check_run_folder(out, resume)
     cfg = _resolve_config(out, resume, dict(
         data_dir=str(data_dir) if data_dir else None, arch=arch, img_size=img_size, batch_size=batch_size,
         epochs=epochs, max_per_class=max_per_class, augment=augment, seed=seed, lr=lr, pretrained=pretrained,
-        weights=weights))
+        weights=weights, time_budget=time_budget, sbi_ratio=sbi_ratio, schedule=schedule,
+        label_smoothing=label_smoothing, weight_decay=weight_decay, model_options=model_options,
+        augment_options=augment_options))
     if not cfg.data_dir:
         raise InputError("no --data folder given")
     from deepfake_edge.train.models import get_arch
@@ -153,6 +175,7 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
     spec = get_arch(cfg.arch)  # unknown names fail before anything heavy starts
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise InputError(f"epochs and batch size must be at least 1 (got {cfg.epochs}, {cfg.batch_size})")
+    _check_recipe(cfg)
     contract = ModelContract(input_size=cfg.img_size, arch=cfg.arch, normalization=spec.normalization).validate(
         "training settings")
 
@@ -162,7 +185,8 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
     skip_log = SkipLog(out / SKIPPED_FILENAME)
     train_data = load_split(cfg.data_dir, "Train", contract, batch_size=cfg.batch_size, train=True,
                             augment=cfg.augment, max_per_class=cfg.max_per_class, seed=cfg.seed,
-                            skip_log=skip_log, repeat=True)
+                            skip_log=skip_log, repeat=True, sbi_ratio=cfg.sbi_ratio,
+                            augment_options=cfg.augment_options)
     val_data = load_split(cfg.data_dir, "Validation", contract, batch_size=cfg.batch_size, train=False,
                           max_per_class=cfg.max_per_class, seed=cfg.seed, skip_log=skip_log)
     (out / CONFIG_FILENAME).write_text(json.dumps(asdict(cfg), indent=2) + "\n")
@@ -175,11 +199,14 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
     with strategy.scope():
         from deepfake_edge.train.models import build_model
 
-        model = build_model(cfg.arch, input_size=cfg.img_size, pretrained=cfg.pretrained, weights_path=cfg.weights)
-        _adapt_batchnorm(model, cfg.epochs * train_data.steps)
+        model = build_model(cfg.arch, input_size=cfg.img_size, pretrained=cfg.pretrained, weights_path=cfg.weights,
+                            **(cfg.model_options or {}))
+        _adapt_batchnorm(model, _expected_steps(cfg, train_data.steps))
+        optimizer = (keras.optimizers.AdamW(cfg.lr, weight_decay=cfg.weight_decay) if cfg.weight_decay
+                     else keras.optimizers.Adam(cfg.lr))
         model.compile(
-            optimizer=keras.optimizers.Adam(cfg.lr),
-            loss="categorical_crossentropy",
+            optimizer=optimizer,
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
             metrics=["accuracy", keras.metrics.AUC(name="auc")],
         )
 
@@ -198,18 +225,24 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
     # Order matters for a kill at any instant: the history row and the best checkpoint are
     # written BEFORE the backup records the epoch as finished (BackupAndRestore last).
     callbacks = [
+        *_lr_schedule(keras, cfg),  # before the CSV logger, so the history records the rate it set
         keras.callbacks.CSVLogger(str(history), append=True),
         keras.callbacks.ModelCheckpoint(str(out / BEST_FILENAME), monitor="val_auc", mode="max",
                                         save_best_only=True, initial_value_threshold=best_so_far),
         keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=cfg.patience),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=cfg.lr_patience, min_lr=1e-6),
         *_tensorboard(keras, out / "logs"),
         keras.callbacks.BackupAndRestore(str(out / BACKUP_DIRNAME), double_checkpoint=True),
     ]
+    budget = None
+    if cfg.time_budget:
+        from deepfake_edge.train.schedule import TimeBudget
+
+        budget = TimeBudget(cfg.time_budget * 60.0)
+        callbacks.insert(0, budget)  # first: it only sets a flag; the epoch's own callbacks still run
     log.info("training %s at %dpx on %s: %d train / %d validation images, batch %d, %d epochs, %s",
              cfg.arch, cfg.img_size, cfg.data_dir, len(train_data.paths), len(val_data.paths), cfg.batch_size,
              cfg.epochs, f"{len(gpus)} GPU(s), mixed precision" if gpus else "CPU")
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     try:
         model.fit(train_data.dataset, validation_data=val_data.dataset, epochs=cfg.epochs,
                   steps_per_epoch=train_data.steps, callbacks=callbacks, verbose=_verbosity())
@@ -218,6 +251,10 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
                     "  deepfake-edge train --data %s --out %s --resume", out, cfg.data_dir, out)
         raise
     seconds = time.perf_counter() - t0
+    cpu_seconds = time.process_time() - cpu0
+    if budget is not None and budget.stopped:
+        log.info("time budget of %.1f min reached after epoch %d (%.0f s); finishing the run folder",
+                 cfg.time_budget, budget.stopped_epoch + 1, seconds)
 
     best = out / BEST_FILENAME
     if best.is_file():
@@ -247,6 +284,15 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
             "seed": cfg.seed,
             "params": int(model.count_params()),
             "seconds_this_session": round(seconds, 1),
+            "cpu_seconds_this_session": round(cpu_seconds, 1),
+            "time_budget_min": cfg.time_budget,
+            "stopped_by_time_budget": bool(budget is not None and budget.stopped),
+            "sbi_ratio": cfg.sbi_ratio,
+            "schedule": cfg.schedule,
+            "label_smoothing": cfg.label_smoothing,
+            "weight_decay": cfg.weight_decay,
+            "model_options": cfg.model_options,
+            "augment_options": cfg.augment_options,
             "device": f"{len(gpus)} GPU" if gpus else "CPU",
         },
         metrics={"best_val_auc_keras": _num(best_row.get("val_auc")) if best_row else None},
@@ -260,6 +306,38 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
     log.info("run complete: %s (%d epochs, %.0f s; %d unreadable files skipped)", out, len(rows), seconds,
              len(skip_log))
     return out
+
+
+def _check_recipe(cfg: TrainConfig) -> None:
+    """One-line InputErrors for recipe settings that make no sense, before anything heavy starts."""
+    from deepfake_edge.train.data import check_sbi_ratio
+    from deepfake_edge.train.schedule import SCHEDULES
+
+    check_sbi_ratio(cfg.sbi_ratio)
+    if cfg.time_budget is not None and cfg.time_budget <= 0:
+        raise InputError(f"--time-budget must be a positive number of minutes, got {cfg.time_budget}")
+    if cfg.schedule not in SCHEDULES:
+        raise InputError(f"unknown schedule {cfg.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
+    if not 0.0 <= cfg.label_smoothing < 0.5:
+        raise InputError(f"--label-smoothing must be in [0, 0.5), got {cfg.label_smoothing}")
+    if cfg.weight_decay < 0:
+        raise InputError(f"--weight-decay must not be negative, got {cfg.weight_decay}")
+
+
+def _expected_steps(cfg: TrainConfig, steps_per_epoch: int) -> int:
+    """Training steps the run will probably take (a budget can end it before `epochs`)."""
+    return cfg.epochs * steps_per_epoch
+
+
+def _lr_schedule(keras, cfg: TrainConfig) -> list:
+    """ReduceLROnPlateau on validation loss, or a cosine anneal over the time budget / epochs."""
+    if cfg.schedule == "cosine":
+        from deepfake_edge.train.schedule import CosineAnneal
+
+        return [CosineAnneal(cfg.lr, epochs=cfg.epochs,
+                             seconds=cfg.time_budget * 60.0 if cfg.time_budget else None)]
+    return [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=cfg.lr_patience,
+                                              min_lr=1e-6)]
 
 
 def _adapt_batchnorm(model, total_steps: int, short_run_steps: int = 3000) -> None:

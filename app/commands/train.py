@@ -21,6 +21,30 @@ def add_arguments(parser) -> None:
     parser.add_argument("--pretrained", action="store_const", const=True, default=None,
                         help="ImageNet weights for Keras-application architectures (downloads once)")
     parser.add_argument("--weights", default=None, metavar="PATH", help="local ImageNet 'notop' .h5 weights (offline --pretrained)")
+    parser.add_argument("--time-budget", type=float, default=None, metavar="MIN",
+                        help="stop after the epoch that crosses MIN minutes of training (the run folder is still "
+                             "complete and calibrated); compares architectures at the same cost")
+    parser.add_argument("--sbi", action="store_true",
+                        help="make fakes on the fly from Train's real faces (self-blended images); "
+                             "half of the fakes unless --sbi-ratio says otherwise")
+    parser.add_argument("--sbi-ratio", type=float, default=None, metavar="R",
+                        help="share of the fakes that are self-blended (0..1; 1 = train from real faces alone, "
+                             "Train/Fake may then be missing); implies --sbi")
+    parser.add_argument("--schedule", choices=("plateau", "cosine"), default=None,
+                        help="learning-rate schedule: halve on a validation-loss plateau (default) or a cosine "
+                             "anneal over --time-budget / --epochs")
+    parser.add_argument("--label-smoothing", type=float, default=None, metavar="X", help="label smoothing (default 0)")
+    parser.add_argument("--weight-decay", type=float, default=None, metavar="X",
+                        help="decoupled weight decay (AdamW) (default 0: plain Adam)")
+    parser.add_argument("--width", type=float, default=None, metavar="X",
+                        help="channel-width multiplier for edge-net (default 1.0)")
+
+
+def sbi_ratio_of(args) -> float | None:
+    """--sbi-ratio wins; --sbi alone means half of the fakes; neither leaves the run's setting."""
+    if args.sbi_ratio is not None:
+        return args.sbi_ratio
+    return 0.5 if args.sbi else None
 
 
 def run(args) -> int:
@@ -28,6 +52,9 @@ def run(args) -> int:
 
     out = train(args.data, args.out, arch=args.arch, img_size=args.img_size, batch_size=args.batch_size,
                 epochs=args.epochs, max_per_class=args.max_per_class, augment=args.augment, resume=args.resume,
-                seed=args.seed, lr=args.lr, pretrained=args.pretrained, weights=args.weights)
+                seed=args.seed, lr=args.lr, pretrained=args.pretrained, weights=args.weights,
+                time_budget=args.time_budget, sbi_ratio=sbi_ratio_of(args), schedule=args.schedule,
+                label_smoothing=args.label_smoothing, weight_decay=args.weight_decay,
+                model_options={"width": args.width} if args.width is not None else None)
     print(f"run folder: {out}")
     return 0

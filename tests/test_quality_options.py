@@ -1,0 +1,216 @@
+"""Quality options of `deepfake-edge train`: --time-budget, --sbi / --sbi-ratio, the schedule, edge-net."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+
+from deepfake_edge.runtime.contract import ModelContract
+from tests.test_evaluate import cli_main
+
+SIZE = 32
+
+
+def _train_args(data, out, *extra):
+    return ["train", "--data", data, "--out", out, "--arch", "tiny-cnn", "--img-size", SIZE, "--batch-size", "8",
+            "--lr", "0.003", "--seed", "1", *extra]
+
+
+def _epochs_in_history(run):
+    with (run / "history.csv").open() as f:
+        return [int(r["epoch"]) for r in csv.DictReader(f)]
+
+
+def _assert_complete_and_calibrated(run):
+    for name in ("model.keras", "model.h5", "contract.json", "history.csv", "training_curves.png"):
+        assert (run / name).is_file() and (run / name).stat().st_size > 0, name
+    assert not (run / "backup").exists()
+    c = json.loads((run / "contract.json").read_text())
+    assert "calibration" in c["metrics"] and c["metrics"]["validation"]["n"] == 24
+    assert c["temperature"] > 0 and 0 <= c["threshold"] <= 1
+    return c
+
+
+# -- time budget ------------------------------------------------------------------------------
+
+def test_time_budget_stops_after_the_crossing_epoch_and_still_calibrates(tiny_data, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    # 0.001 min = 0.06 s: the first epoch alone crosses it, so exactly one epoch of 20 runs.
+    assert cli_main(_train_args(tiny_data, run, "--epochs", "20", "--time-budget", "0.001"), monkeypatch) == 0
+    c = _assert_complete_and_calibrated(run)
+    assert _epochs_in_history(run) == [0]
+    t = c["training"]
+    assert t["epochs_run"] == 1 and t["stopped_by_time_budget"] is True and t["time_budget_min"] == 0.001
+    assert t["cpu_seconds_this_session"] > 0 and t["seconds_this_session"] > 0
+
+
+def test_a_budget_that_is_not_reached_changes_nothing(tiny_data, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    assert cli_main(_train_args(tiny_data, run, "--epochs", "2", "--time-budget", "30"), monkeypatch) == 0
+    c = _assert_complete_and_calibrated(run)
+    assert _epochs_in_history(run) == [0, 1] and c["training"]["stopped_by_time_budget"] is False
+
+
+def test_time_budget_callback_stops_on_the_epoch_that_crosses(monkeypatch):
+    from deepfake_edge.train.schedule import TimeBudget
+
+    now = [0.0]
+    cb = TimeBudget(25.0, clock=lambda: now[0])
+
+    class Model:
+        stop_training = False
+
+    cb.set_model(Model())
+    cb.on_train_begin()
+    for epoch in range(10):
+        now[0] += 10.0  # each epoch takes 10 s: 10, 20, 30 -> the third epoch crosses 25 s
+        cb.on_epoch_end(epoch)
+        if cb.model.stop_training:
+            break
+    assert cb.stopped and cb.stopped_epoch == 2
+    with pytest.raises(ValueError):
+        TimeBudget(0)
+
+
+def test_cosine_anneal_follows_the_budget_from_lr_to_its_floor():
+    from deepfake_edge.train.schedule import CosineAnneal
+
+    now = [0.0]
+    cb = CosineAnneal(1e-2, epochs=100, seconds=100.0, final_fraction=0.02, clock=lambda: now[0])
+    cb.set_params({"steps": 10})
+    cb.on_train_begin()
+    assert cb.rate(cb.progress(0, 0)) == pytest.approx(1e-2)
+    now[0] = 50.0  # time is further along (50%) than the epochs (1%): time wins
+    assert cb.progress(1, 0) == pytest.approx(0.5)
+    assert cb.rate(0.5) == pytest.approx(2e-4 + (1e-2 - 2e-4) * 0.5)
+    now[0] = 500.0
+    assert cb.progress(2, 0) == 1.0 and cb.rate(1.0) == pytest.approx(2e-4)
+    rates = [cb.rate(p) for p in np.linspace(0, 1, 11)]
+    assert all(a > b for a, b in zip(rates, rates[1:]))  # strictly decreasing
+
+
+def test_cosine_schedule_trains_and_records_its_learning_rate(tiny_data, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    assert cli_main(_train_args(tiny_data, run, "--epochs", "3", "--schedule", "cosine",
+                                "--label-smoothing", "0.1", "--weight-decay", "1e-4"), monkeypatch) == 0
+    c = _assert_complete_and_calibrated(run)
+    assert c["training"]["schedule"] == "cosine" and c["training"]["label_smoothing"] == 0.1
+    with (run / "history.csv").open() as f:
+        lrs = [float(r["learning_rate"]) for r in csv.DictReader(f)]
+    assert lrs[0] == pytest.approx(0.003) and lrs[-1] < 0.001 and all(a > b for a, b in zip(lrs, lrs[1:])), lrs
+
+
+# -- self-blended fakes ----------------------------------------------------------------------
+
+def _contract():
+    from deepfake_edge.train.models import get_arch
+
+    return ModelContract(input_size=SIZE, arch="tiny-cnn", normalization=get_arch("tiny-cnn").normalization)
+
+
+def test_sbi_example_is_a_changed_copy_of_the_real_face(tiny_data):
+    from deepfake_edge.runtime.dataset import list_split
+    from deepfake_edge.train.data import load_example
+
+    paths, labels = list_split(tiny_data, "Train")
+    real = str(paths[int(np.flatnonzero(labels == 1)[0])])
+    plain, ok1, _ = load_example(real, 1, 7, _contract(), train=False)
+    sbi, ok2, _ = load_example(real, 0, 7, _contract(), train=False, sbi=True)
+    again, _, _ = load_example(real, 0, 7, _contract(), train=False, sbi=True)
+    assert ok1 and ok2
+    np.testing.assert_array_equal(sbi, again)  # seeded
+    diff = np.abs(sbi - plain).mean(-1)
+    assert diff.mean() > 0.005  # the blend changed the face ...
+    assert diff[SIZE // 2 - 4:SIZE // 2 + 4, SIZE // 2 - 4:SIZE // 2 + 4].mean() > diff[:3, :3].mean()  # ... inside the mask
+
+
+@pytest.mark.parametrize("ratio", [0.25, 1.0])
+def test_sbi_mixture_keeps_classes_balanced_and_the_asked_share(tiny_data, ratio):
+    import tensorflow as tf
+
+    from deepfake_edge.runtime.dataset import list_split
+    from deepfake_edge.train.data import _sbi_mixture
+
+    paths, labels = list_split(tiny_data, "Train")
+    reals = {str(p) for p, y in zip(paths, labels) if y == 1}
+    ds = _sbi_mixture(tf, [str(p) for p in paths], labels, _contract(), ratio, seed=3)
+    n = 4000
+    items = [(p.decode(), int(y), bool(s)) for p, y, s in ds.take(n).as_numpy_iterator()]
+    fakes = [it for it in items if it[1] == 0]
+    sbi = [it for it in fakes if it[2]]
+    assert abs(len(fakes) / n - 0.5) < 0.03
+    assert abs(len(sbi) / len(fakes) - ratio) < 0.04
+    assert all(p in reals for p, _, _ in sbi)  # SBI fakes come from Train's reals only
+    assert all(p in reals for p, y, s in items if y == 1 and not s)
+    assert not any(s and y == 1 for _, y, s in items)
+
+
+def test_train_from_real_faces_alone(tiny_data, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    shutil.rmtree(data / "Train" / "Fake")  # no labelled fakes at all in Train
+    run = tmp_path / "run"
+    assert cli_main(_train_args(data, run, "--epochs", "2", "--sbi-ratio", "1"), monkeypatch) == 0
+    c = _assert_complete_and_calibrated(run)
+    assert c["training"]["sbi_ratio"] == 1.0
+    assert c["training"]["images"]["Train"]["Fake"] == 0 and c["training"]["images"]["Train"]["Real"] == 12
+    assert json.loads((run / "train_config.json").read_text())["sbi_ratio"] == 1.0
+
+
+def test_sbi_flag_means_half_of_the_fakes(tiny_data, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    assert cli_main(_train_args(tiny_data, run, "--epochs", "1", "--sbi"), monkeypatch) == 0
+    assert json.loads((run / "contract.json").read_text())["training"]["sbi_ratio"] == 0.5
+
+
+@pytest.mark.parametrize("extra, message", [
+    (("--sbi-ratio", "1.5"), "--sbi-ratio must be between 0 and 1"),
+    (("--time-budget", "0"), "--time-budget must be a positive number"),
+    (("--label-smoothing", "0.7"), "--label-smoothing"),
+])
+def test_bad_recipe_values_are_one_line_errors(tiny_data, tmp_path, monkeypatch, capsys, extra, message):
+    run = tmp_path / "run"
+    assert cli_main(_train_args(tiny_data, run, "--epochs", "1", *extra), monkeypatch) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and message in err
+    assert not (run / "model.keras").exists()
+
+
+def test_mixing_needs_labelled_fakes(tiny_data, tmp_path, monkeypatch, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    shutil.rmtree(data / "Train" / "Fake")
+    assert cli_main(_train_args(data, tmp_path / "run", "--epochs", "1", "--sbi-ratio", "0.5"), monkeypatch) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Fake" in err
+
+
+# -- edge-net ---------------------------------------------------------------------------------
+
+def test_edge_net_puts_batchnorm_right_after_every_convolution():
+    import keras
+
+    from deepfake_edge.train.models import build_model
+
+    model = build_model("edge-net", input_size=64)
+    convs = [l for l in model.layers if isinstance(l, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))]
+    assert len(convs) >= 10
+    for conv in convs:
+        assert not conv.use_bias, conv.name  # the BN's shift replaces the bias, so BN folds into the conv
+        users = [n.operation for n in conv._outbound_nodes]
+        assert len(users) == 1 and isinstance(users[0], keras.layers.BatchNormalization), conv.name
+    assert model.output_shape == (None, 2)
+    assert 50_000 < model.count_params() < 1_000_000
+
+
+def test_edge_net_width_scales_the_network():
+    from deepfake_edge.train.models import build_model
+
+    narrow = build_model("edge-net", input_size=64, width=0.5).count_params()
+    wide = build_model("edge-net", input_size=64, width=1.0).count_params()
+    assert narrow < 0.5 * wide
+    assert math.isfinite(narrow)
