@@ -183,7 +183,7 @@ def test_demo_run_gets_the_demonstration_banner(tiny_run, tmp_path, monkeypatch)
     from deepfake_edge.app import web
 
     require_face_model()
-    shutil.copytree(tiny_run, tmp_path / "runs" / "demo")
+    shutil.copytree(tiny_run, tmp_path / web.DEMO_RUN)
     monkeypatch.chdir(tmp_path)
     blocks = web.build_app(None)
     try:
