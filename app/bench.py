@@ -22,7 +22,7 @@ import numpy as np
 
 from deepfake_edge.runtime.contract import ModelContract, find_contract
 from deepfake_edge.runtime.errors import DeepfakeEdgeError, InputError
-from deepfake_edge.runtime.formats import FORMATS, Format, artifact_path, get_format
+from deepfake_edge.runtime.formats import FORMATS, Format, artifact_path
 from deepfake_edge.runtime.profile import machine_info, measure, summarize, time_calls
 
 log = logging.getLogger(__name__)

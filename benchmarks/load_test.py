@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import socket
 import statistics
 import sys
@@ -28,6 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from deepfake_edge.runtime.profile import machine_summary
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -43,18 +44,6 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
 
 
 def free_port() -> int:
@@ -151,7 +140,7 @@ def to_markdown(r: dict, command: str) -> str:
     return "\n".join([
         f"### {r['clients']} clients × {r['seconds']:.0f} s, {r['backend']}",
         "",
-        f"- machine: {machine()}",
+        f"- machine: {machine_summary()}",
         f"- command: `{command}`",
         "",
         "| clients | requests | throughput (frames/s) | p50 ms | p95 ms | max ms | errors | RSS after warm-up → end (MB) |",

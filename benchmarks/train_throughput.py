@@ -12,25 +12,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from deepfake_edge.runtime.profile import machine_summary
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO / ".." / "shared" / "data" / "dfdc-faces"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def measure_pipeline(split, batches: int) -> float:
@@ -94,7 +85,7 @@ def main() -> int:
     lines = [
         "# Training throughput",
         "",
-        f"- Machine: {cpu_name()}, {os.cpu_count()} cores, no GPU ({platform.platform()})",
+        f"- Machine: {machine_summary()}, no GPU",
         f"- Data: {source}",
         f"- Input {args.size}x{args.size}, batch {args.batch_size}, {args.steps} timed steps after warm-up",
         f"- Command: `{cmd}`",

@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from deepfake_edge.export.pipeline import artifact_size_mb, load_run_contract
 from deepfake_edge.runtime.contract import ModelContract, find_contract
 from deepfake_edge.runtime.errors import DeepfakeEdgeError, InputError, MissingExtraError
 from deepfake_edge.runtime.formats import FORMATS, Format, artifact_path
+from deepfake_edge.runtime.profile import machine_summary
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +282,7 @@ def to_markdown(report: VerifyReport, command: str | None = None) -> str:
         f"# Export parity: {report.run_dir.name}",
         "",
         f"- data: `{report.data}` split `{report.split}`, {report.n_images} images",
-        f"- machine: {machine_name()}",
+        f"- machine: {machine_summary()}",
         f"- tolerances: {', '.join(f'{k}={v:g}' for k, v in asdict(report.tolerances).items())}",
     ]
     if command:
@@ -314,16 +313,3 @@ def write_reports(report: VerifyReport, command: str | None = None) -> tuple[Pat
         tmp.write_text(text)
         tmp.replace(path)
     return json_path, md_path
-
-
-def machine_name() -> str:
-    """CPU model and core count (and the OS), for result files that name their machine."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"

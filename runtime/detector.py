@@ -12,7 +12,7 @@ app all call `Detector.detect`, so they report the same boxes and scores.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 

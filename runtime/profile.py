@@ -84,3 +84,9 @@ def machine_info() -> dict:
         "machine": platform.machine(),
         "python": platform.python_version(),
     }
+
+
+def machine_summary() -> str:
+    """`machine_info` as the one line that result files print: CPU, cores, OS, Python."""
+    m = machine_info()
+    return f"{m['cpu']}, {m['cores']} cores, {m['os']} {m['machine']}, Python {m['python']}"
