@@ -114,7 +114,10 @@ EDGE_STAGES = ((16, 1, 1, 1), (24, 2, 4, 2), (32, 2, 4, 2), (64, 2, 4, 2), (96, 
 
 
 @register("edge-net", UNIT_RANGE, "inverted-residual edge network, BN before activation, ~0.2M parameters")
-def edge_net(input_size: int = 256, width: float = 1.0, stages=EDGE_STAGES, dropout: float = 0.2, **_):
+def edge_net(input_size: int = 256, width: float = 1.0, stages=EDGE_STAGES, dropout: float = 0.2,
+             stem_stride: int = 2, **_):
+    """`width` scales every stage's channels; `stem_stride` 1 keeps full resolution in the
+    first block (blending seams are a few pixels wide) at about 4x the stem's cost."""
     import keras
     from keras import layers
 
@@ -122,7 +125,7 @@ def edge_net(input_size: int = 256, width: float = 1.0, stages=EDGE_STAGES, drop
         return max(8, int(round(c * width / 8)) * 8)
 
     inputs = keras.Input((input_size, input_size, 3), name="input")
-    x = _conv_bn_act(inputs, layers, ch(16), 3, 2, "stem")
+    x = _conv_bn_act(inputs, layers, ch(16), 3, stem_stride, "stem")
     for s, (c, stride, expand, repeats) in enumerate(stages):
         for r in range(repeats):
             x = _inverted_residual(x, layers, ch(c), stride if r == 0 else 1, expand, f"s{s}b{r}")

@@ -1,0 +1,279 @@
+"""Detection quality at equal CPU cost: the seed CNN (seed recipe) vs the edge model (edge recipe).
+
+Trains each recipe on dfdc-faces Train with the same `--time-budget`, then measures on
+Test: accuracy, AUC, ECE (with the temperature and threshold fitted on Validation), the
+robustness table (accuracy / AUC per corruption), parameters, FLOPs per image and batch-1
+ONNX Runtime latency of the exported model, and the wall / CPU seconds training took.
+
+    .venv/bin/python benchmarks/quality.py                    # both recipes, 12 min each
+    .venv/bin/python benchmarks/quality.py --budget 12 --recipes seed,edge
+    .venv/bin/python benchmarks/quality.py experiment NAME --recipe edge --set img_size=96 --set sbi_ratio=0.5
+
+Writes benchmarks/results/quality.md and quality.json (machine, command, numbers) and
+keeps the run folders at runs/dfdc-seed and runs/dfdc-edge (reused by verify and bench).
+`experiment` trains one variant into runs/experiments/NAME and appends its settings and
+Validation / Test AUC to benchmarks/results/quality.experiments.jsonl, the record of how
+the edge recipe was chosen.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO / ".." / "shared" / "data" / "dfdc-faces"
+RESULTS = REPO / "benchmarks" / "results"
+EXPERIMENTS = RESULTS / "quality.experiments.jsonl"
+log = logging.getLogger("quality")
+
+# The two recipes compared. Keys are `deepfake_edge.train.fit.train` arguments.
+RECIPES: dict[str, dict] = {
+    # The seed project's recipe (its network, Adam 1e-3, plateau schedule, standard
+    # augmentation) at the input size a 2-core CPU can afford.
+    "seed": dict(arch="seed-cnn", img_size=64, batch_size=32, lr=1e-3, schedule="plateau"),
+    # The edge recipe, chosen by the experiments recorded in quality.experiments.jsonl.
+    "edge": dict(arch="edge-net", img_size=96, batch_size=32, lr=2e-3, schedule="cosine", label_smoothing=0.1),
+}
+RUN_NAMES = {"seed": "dfdc-seed", "edge": "dfdc-edge"}
+
+
+def train_recipe(recipe: dict, data: Path, out: Path, budget_min: float, *, epochs: int = 200, seed: int = 42,
+                 fresh: bool = True) -> Path:
+    """Train one recipe into `out` (removed first when `fresh`) under the time budget."""
+    from deepfake_edge.train.fit import train
+
+    if fresh and out.exists():
+        shutil.rmtree(out)
+    return train(data, out, epochs=epochs, time_budget=budget_min, seed=seed, **recipe)
+
+
+def measure_run(run: Path, data: Path, *, robustness: bool = True, latency_seconds: float = 3.0) -> dict:
+    """Test metrics (+ robustness), size, FLOPs and batch-1 ONNX latency of a finished run."""
+    import numpy as np
+
+    from deepfake_edge.app.bench import onnx_flops
+    from deepfake_edge.export.pipeline import export_run
+    from deepfake_edge.runtime.backends import open_backend
+    from deepfake_edge.runtime.contract import ModelContract
+    from deepfake_edge.runtime.profile import measure
+    from deepfake_edge.train.evaluate import evaluate_run
+
+    contract = ModelContract.load(run / "contract.json")
+    [onnx] = export_run(run, "onnx")
+    if not onnx.ok:
+        raise RuntimeError(f"ONNX export of {run} failed: {onnx.error}")
+    # The deployed artifact is what gets evaluated (the export step checks parity with Keras).
+    metrics = evaluate_run(onnx.path, data, "Test", robustness=robustness, out_dir=run / "eval")
+    rows = json.loads((run / "eval" / "robustness.json").read_text()) if robustness else []
+    with open_backend(onnx.path, contract=contract, threads=None) as backend:
+        x = np.random.default_rng(0).random((1, contract.input_size, contract.input_size, 3), np.float32)
+        lat = measure(lambda: backend.predict(x), warmup=10, min_runs=50, min_seconds=latency_seconds)
+    t = contract.training
+    return {
+        "run": str(run.relative_to(REPO) if run.is_relative_to(REPO) else run),
+        "arch": contract.arch,
+        "input_size": contract.input_size,
+        "params": t.get("params"),
+        "mflops_per_image": round((onnx_flops(onnx.path, contract.input_size) or 0) / 1e6, 1),
+        "onnx_mb": round(onnx.size_mb, 2),
+        "latency_b1_ms_p50": round(lat.p50_ms, 3),
+        "latency_b1_ms_p95": round(lat.p95_ms, 3),
+        "test_accuracy": metrics["accuracy"],
+        "test_balanced_accuracy": metrics.get("balanced_accuracy"),
+        "test_auc": metrics["auc"],
+        "test_ece": metrics["ece"],
+        "test_ece_uncalibrated": metrics["ece_uncalibrated"],
+        "val_auc": contract.metrics.get("validation", {}).get("auc"),
+        "threshold": contract.threshold,
+        "temperature": contract.temperature,
+        "epochs_run": t.get("epochs_run"),
+        "best_epoch": t.get("best_epoch"),
+        "train_wall_s": t.get("seconds_this_session"),
+        "train_cpu_s": t.get("cpu_seconds_this_session"),
+        "time_budget_min": t.get("time_budget_min"),
+        "robustness": _robustness_summary(rows),
+    }
+
+
+def _robustness_summary(rows: list[dict]) -> dict:
+    """Per corruption family: AUC at severity 3 and the mean AUC over severities 1-5."""
+    out = {}
+    for name in sorted({r["corruption"] for r in rows} - {"clean"}):
+        fam = [r for r in rows if r["corruption"] == name and r["auc"] is not None]
+        sev3 = next((r["auc"] for r in fam if r["severity"] == 3), None)
+        out[name] = {"auc_sev3": sev3, "auc_mean": sum(r["auc"] for r in fam) / len(fam) if fam else None}
+    return out
+
+
+def _split_counts(data: Path) -> str:
+    from deepfake_edge.runtime.dataset import SPLITS, list_split
+
+    parts = []
+    for split in SPLITS:
+        _, labels = list_split(data, split)
+        parts.append(f"{split} {int((labels == 1).sum()):,} + {int((labels == 0).sum()):,}")
+    return ", ".join(parts)
+
+
+def _f(v, digits=3):
+    return "-" if v is None else f"{v:,.{digits}f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def to_markdown(results: dict[str, dict], meta: dict, experiments: list[dict]) -> str:
+    names = list(results)
+    lines = [
+        "# Detection quality: seed CNN vs edge model on dfdc-faces, same CPU budget",
+        "",
+        f"- Machine: {meta['machine']['cpu']}, {meta['machine']['cores']} cores, no GPU "
+        f"({meta['machine']['os']}); shared with other jobs, so wall times are indicative",
+        f"- Data: {meta['data']} (images per split, Real + Fake: {meta.get('images', '?')})",
+        f"- Budget: {meta['budget_min']} min of training per model (`--time-budget`), then calibration on Validation",
+        f"- Command: `{meta['command']}`",
+        f"- Date: {meta['date']}; total wall time {meta['total_wall_s'] / 60:.1f} min",
+        "",
+        "| | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    rows = [
+        ("architecture", "arch"), ("input (px)", "input_size"), ("recipe", "recipe"), ("parameters", "params"),
+        ("MFLOPs / image", "mflops_per_image"), ("ONNX size (MB)", "onnx_mb"),
+        ("batch-1 ONNX latency p50 (ms)", "latency_b1_ms_p50"), ("batch-1 ONNX latency p95 (ms)", "latency_b1_ms_p95"),
+        ("Test accuracy", "test_accuracy"), ("Test AUC", "test_auc"), ("Test ECE (calibrated)", "test_ece"),
+        ("Test ECE (uncalibrated)", "test_ece_uncalibrated"), ("Validation AUC", "val_auc"),
+        ("epochs in budget (best)", "epochs"), ("training wall s", "train_wall_s"), ("training CPU s", "train_cpu_s"),
+    ]
+    for label, key in rows:
+        vals = []
+        for n in names:
+            r = results[n]
+            if key == "recipe":
+                v = ", ".join(f"{k}={val}" for k, val in r["recipe"].items() if k not in ("arch", "img_size"))
+            elif key == "epochs":
+                v = f"{r['epochs_run']} ({r['best_epoch']})"
+            else:
+                v = r.get(key)
+            vals.append(_f(v))
+        lines.append(f"| {label} | " + " | ".join(vals) + " |")
+    fams = sorted({f for r in results.values() for f in r["robustness"]})
+    if fams:
+        lines += ["", "## Robustness on Test: AUC at severity 3 (mean over severities 1-5)", "",
+                  "| corruption | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+        for fam in fams:
+            cells = []
+            for n in names:
+                s = results[n]["robustness"].get(fam, {})
+                cells.append(f"{_f(s.get('auc_sev3'))} ({_f(s.get('auc_mean'))})")
+            lines.append(f"| {fam} | " + " | ".join(cells) + " |")
+        lines.append("")
+        lines.append("Full tables and plots: `runs/<run>/eval/robustness.md|png` (not committed).")
+    if experiments:
+        lines += ["", "## Experiments that chose the edge recipe", "",
+                  "Each: one training run on dfdc-faces Train under the stated budget, seed 42, same machine.", "",
+                  "| # | name | settings (on top of the named recipe) | budget (min) | epochs | Val AUC | Test AUC | Test acc |",
+                  "|---:|---|---|---:|---:|---:|---:|---:|"]
+        for i, e in enumerate(experiments, 1):
+            sets = ", ".join(f"{k}={v}" for k, v in e["settings"].items())
+            lines.append(f"| {i} | {e['name']} | {sets} | {_f(e.get('time_budget_min'), 0)} | {e.get('epochs_run')} "
+                         f"| {_f(e.get('val_auc'))} | {_f(e.get('test_auc'))} | {_f(e.get('test_accuracy'))} |")
+    return "\n".join(lines) + "\n"
+
+
+def _parse_sets(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _load_experiments() -> list[dict]:
+    if not EXPERIMENTS.is_file():
+        return []
+    return [json.loads(line) for line in EXPERIMENTS.read_text().splitlines() if line.strip()]
+
+
+def run_experiment(args) -> int:
+    from deepfake_edge.runtime.profile import machine_info
+
+    settings = {**RECIPES[args.recipe], **_parse_sets(args.set)}
+    out = REPO / "runs" / "experiments" / args.name
+    t0 = time.time()
+    train_recipe(settings, Path(args.data), out, args.budget)
+    m = measure_run(out, Path(args.data), robustness=False, latency_seconds=1.0)
+    record = {"name": args.name, "recipe": args.recipe, "settings": _parse_sets(args.set) or {"(recipe as is)": True},
+              "full_settings": settings, **{k: m[k] for k in ("val_auc", "test_auc", "test_accuracy", "test_ece",
+                                                               "params", "mflops_per_image", "latency_b1_ms_p50",
+                                                               "epochs_run", "best_epoch", "train_wall_s",
+                                                               "train_cpu_s", "time_budget_min")},
+              "wall_s": round(time.time() - t0, 1), "machine": machine_info()["cpu"],
+              "date": time.strftime("%Y-%m-%d %H:%M")}
+    EXPERIMENTS.parent.mkdir(parents=True, exist_ok=True)
+    with EXPERIMENTS.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+    print(json.dumps(record, indent=2))
+    return 0
+
+
+def run_comparison(args) -> int:
+    from deepfake_edge.runtime.profile import machine_info
+
+    data = Path(args.data)
+    t0 = time.time()
+    results = {}
+    for name in args.recipes.split(","):
+        recipe = RECIPES[name]
+        run = REPO / "runs" / RUN_NAMES[name]
+        if not args.measure_only:
+            log.info("training %s recipe into %s (%s min budget)", name, run, args.budget)
+            train_recipe(recipe, data, run, args.budget)
+        results[name] = {"recipe": recipe, **measure_run(run, data, robustness=not args.no_robustness)}
+        log.info("%s: %s", name, {k: results[name][k] for k in ("test_auc", "test_accuracy", "latency_b1_ms_p50")})
+    meta = {"machine": machine_info(), "data": os.path.relpath(data, REPO), "budget_min": args.budget,
+            "images": _split_counts(data),
+            "command": "python benchmarks/quality.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "total_wall_s": time.time() - t0}
+    if "seed" in results and "edge" in results:
+        s, e = results["seed"], results["edge"]
+        meta["edge_minus_seed_test_auc"] = e["test_auc"] - s["test_auc"]
+        meta["edge_latency_fraction"] = e["latency_b1_ms_p50"] / s["latency_b1_ms_p50"]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "quality.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    (RESULTS / "quality.md").write_text(to_markdown(results, meta, _load_experiments()))
+    print((RESULTS / "quality.md").read_text())
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--budget", type=float, default=12.0, help="training minutes per model (default 12)")
+    sub = ap.add_subparsers(dest="mode")
+    exp = sub.add_parser("experiment", help="train one recipe variant and append it to the experiment record")
+    exp.add_argument("name")
+    exp.add_argument("--recipe", default="edge", choices=sorted(RECIPES))
+    exp.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="override a train() argument")
+    ap.add_argument("--recipes", default="seed,edge")
+    ap.add_argument("--no-robustness", action="store_true")
+    ap.add_argument("--measure-only", action="store_true", help="re-measure the existing run folders")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not (Path(args.data) / "Train").is_dir():
+        print(f"quality.py: {args.data}: dfdc-faces not found (expected Train|Validation|Test / Real|Fake)",
+              file=sys.stderr)
+        return 2
+    return run_experiment(args) if args.mode == "experiment" else run_comparison(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
