@@ -104,6 +104,8 @@ def test_engine_builds_runs_and_matches_keras(run_copy, tiny_data, tmp_path):
         probs = backend.predict(batch)
         one = backend.predict(batch[:1])
         assert "tensorrt" in backend.provider
+        assert set(backend.last_stage_ms) == {"h2d_ms", "compute_ms", "d2h_ms"}
+        assert all(v >= 0 for v in backend.last_stage_ms.values()) and backend.last_stage_ms["compute_ms"] > 0
     assert probs.shape == (len(batch), 2)
     assert np.abs(fake_probability(probs, contract) - reference).max() <= 1e-2
     np.testing.assert_allclose(one, probs[:1], atol=2e-3)

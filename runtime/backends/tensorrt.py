@@ -9,6 +9,8 @@ TensorRT's documented Python API (10.x and 11.x).
   `execute_async_v3` on one CUDA stream. Device buffers (cuda-python,
   `cuda.bindings.runtime`) are allocated once for the engine's largest profile batch
   and reused by every call; bigger batches are split into chunks of that size.
+- CUDA events around the copies and the execution give `last_stage_ms` (h2d, compute,
+  d2h), so benchmarks can report host<->device copies separately.
 - Without TensorRT / cuda-python the error names the `gpu` extra.
 """
 from __future__ import annotations
@@ -146,6 +148,9 @@ class TensorRTBackend(Backend):
         self._buffers.append(self._d_out)
         self.context.set_tensor_address(self._in, int(self._d_in))
         self.context.set_tensor_address(self._out, int(self._d_out))
+        # CUDA events split each call into copy-in / compute / copy-out without extra host syncs.
+        self._events = [cuda_check(cudart.cudaEventCreate(), "cudaEventCreate") for _ in range(4)]
+        self.last_stage_ms: dict[str, float] = {}
 
     def _input_hw(self):
         h, w = self._in_shape[1], self._in_shape[2]
@@ -158,13 +163,22 @@ class TensorRTBackend(Backend):
         host_out = np.empty((n, self._out_row), self._out_dtype)
         if not self.context.set_input_shape(self._in, tuple(host_in.shape)):
             raise ModelFileError(f"{self.path}: engine rejects input shape {host_in.shape}")
+        ev = self._events
+        cuda_check(cudart.cudaEventRecord(ev[0], self._stream), "cudaEventRecord")
         cuda_check(cudart.cudaMemcpyAsync(self._d_in, host_in.ctypes.data, host_in.nbytes,
                                           cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, self._stream), "cudaMemcpyAsync")
+        cuda_check(cudart.cudaEventRecord(ev[1], self._stream), "cudaEventRecord")
         if not self.context.execute_async_v3(int(self._stream)):
             raise ModelFileError(f"{self.path}: TensorRT execution failed")
+        cuda_check(cudart.cudaEventRecord(ev[2], self._stream), "cudaEventRecord")
         cuda_check(cudart.cudaMemcpyAsync(host_out.ctypes.data, self._d_out, host_out.nbytes,
                                           cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, self._stream), "cudaMemcpyAsync")
+        cuda_check(cudart.cudaEventRecord(ev[3], self._stream), "cudaEventRecord")
         cuda_check(cudart.cudaStreamSynchronize(self._stream), "cudaStreamSynchronize")
+        self.last_stage_ms = {
+            name: float(cuda_check(cudart.cudaEventElapsedTime(ev[i], ev[i + 1]), "cudaEventElapsedTime"))
+            for i, name in enumerate(("h2d_ms", "compute_ms", "d2h_ms"))
+        }
         return host_out
 
     def _predict(self, batch: np.ndarray) -> np.ndarray:
@@ -178,6 +192,9 @@ class TensorRTBackend(Backend):
         for ptr in getattr(self, "_buffers", []):
             cudart.cudaFree(ptr)
         self._buffers = []
+        for event in getattr(self, "_events", []):
+            cudart.cudaEventDestroy(event)
+        self._events = []
         if getattr(self, "_stream", None) is not None:
             cudart.cudaStreamDestroy(self._stream)
             self._stream = None
