@@ -214,3 +214,31 @@ def test_edge_net_width_scales_the_network():
     wide = build_model("edge-net", input_size=64, width=1.0).count_params()
     assert narrow < 0.5 * wide
     assert math.isfinite(narrow)
+
+
+# -- the quality benchmark's report -----------------------------------------------------------
+
+def _quality_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "quality.py"
+    spec = importlib.util.spec_from_file_location("quality_bench", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_quality_report_summarises_robustness_and_names_machine_and_command():
+    q = _quality_module()
+    rows = [{"corruption": "clean", "severity": 0, "auc": 0.8}] + [
+        {"corruption": "jpeg", "severity": s, "auc": 0.8 - 0.05 * s} for s in (1, 2, 3, 4, 5)]
+    summary = q._robustness_summary(rows)
+    assert summary == {"jpeg": {"auc_sev3": pytest.approx(0.65), "auc_mean": pytest.approx(0.65)}}
+    result = {"recipe": {"arch": "edge-net", "img_size": 96, "lr": 0.002}, "arch": "edge-net", "input_size": 96,
+              "params": 1234, "test_auc": 0.7, "epochs_run": 5, "best_epoch": 4, "robustness": summary}
+    meta = {"machine": {"cpu": "Test CPU", "cores": 2, "os": "Linux"}, "data": "d", "budget_min": 3,
+            "command": "python benchmarks/quality.py --budget 3", "date": "today", "total_wall_s": 60}
+    md = q.to_markdown({"edge": result}, meta, [])
+    assert "Test CPU, 2 cores" in md and "`python benchmarks/quality.py --budget 3`" in md
+    assert "| Test AUC | 0.700 |" in md and "| jpeg | 0.650 (0.650) |" in md and "| parameters | 1,234 |" in md
