@@ -93,16 +93,16 @@ def _conv_bn_act(x, layers, filters, kernel, stride, name, bn_momentum=0.99):
     return layers.ReLU(6.0, name=f"{name}_relu")(x)
 
 
-def _inverted_residual(x, layers, out_ch, stride, expand, name):
+def _inverted_residual(x, layers, out_ch, stride, expand, name, bn_momentum=0.99):
     in_ch = x.shape[-1]
     y = x
     if expand != 1:
-        y = _conv_bn_act(y, layers, in_ch * expand, 1, 1, f"{name}_expand")
+        y = _conv_bn_act(y, layers, in_ch * expand, 1, 1, f"{name}_expand", bn_momentum)
     y = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"{name}_dw")(y)
-    y = layers.BatchNormalization(name=f"{name}_dw_bn")(y)
+    y = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_dw_bn")(y)
     y = layers.ReLU(6.0, name=f"{name}_dw_relu")(y)
     y = layers.Conv2D(out_ch, 1, use_bias=False, name=f"{name}_project")(y)
-    y = layers.BatchNormalization(name=f"{name}_project_bn")(y)
+    y = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_project_bn")(y)
     if stride == 1 and in_ch == out_ch:
         y = layers.Add(name=f"{name}_add")([x, y])
     return y
@@ -115,9 +115,10 @@ EDGE_STAGES = ((16, 1, 1, 1), (24, 2, 4, 2), (32, 2, 4, 2), (64, 2, 4, 2), (96, 
 
 @register("edge-net", UNIT_RANGE, "inverted-residual edge network, BN before activation, ~0.2M parameters")
 def edge_net(input_size: int = 256, width: float = 1.0, stages=EDGE_STAGES, dropout: float = 0.2,
-             stem_stride: int = 2, **_):
+             stem_stride: int = 2, bn_momentum: float = 0.99, **_):
     """`width` scales every stage's channels; `stem_stride` 1 keeps full resolution in the
-    first block (blending seams are a few pixels wide) at about 4x the stem's cost."""
+    first block (blending seams are a few pixels wide) at about 4x the stem's cost;
+    `bn_momentum` 0.9 lets BatchNorm's inference statistics keep up in short CPU runs."""
     import keras
     from keras import layers
 
@@ -125,11 +126,11 @@ def edge_net(input_size: int = 256, width: float = 1.0, stages=EDGE_STAGES, drop
         return max(8, int(round(c * width / 8)) * 8)
 
     inputs = keras.Input((input_size, input_size, 3), name="input")
-    x = _conv_bn_act(inputs, layers, ch(16), 3, stem_stride, "stem")
+    x = _conv_bn_act(inputs, layers, ch(16), 3, stem_stride, "stem", bn_momentum)
     for s, (c, stride, expand, repeats) in enumerate(stages):
         for r in range(repeats):
-            x = _inverted_residual(x, layers, ch(c), stride if r == 0 else 1, expand, f"s{s}b{r}")
-    x = _conv_bn_act(x, layers, ch(256), 1, 1, "last")
+            x = _inverted_residual(x, layers, ch(c), stride if r == 0 else 1, expand, f"s{s}b{r}", bn_momentum)
+    x = _conv_bn_act(x, layers, ch(256), 1, 1, "last", bn_momentum)
     return keras.Model(inputs, _head(x, layers, dropout), name="edge_net")
 
 
