@@ -7,7 +7,7 @@ project's exporters (ONNX, LiteRT) and measures every format on the same frame.
 
     .venv/bin/python benchmarks/frame_latency.py                        # edge-net at 128 px
     .venv/bin/python benchmarks/frame_latency.py --run runs/demo          # a trained run folder
-    .venv/bin/python benchmarks/frame_latency.py --arch edge-net --size 256 --out benchmarks/frame_latency_results.md
+    .venv/bin/python benchmarks/frame_latency.py --arch edge-net --size 256 --out benchmarks/results/frame_latency.md
 
 Needs the MediaPipe face model (`deepfake-edge face-model --from-wheel ...`).
 """
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int)
     parser.add_argument("--min-runs", type=int, default=50)
     parser.add_argument("--min-seconds", type=float, default=3.0)
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("frame_latency_results.md"))
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "frame_latency.md")
     args = parser.parse_args(argv)
 
     from deepfake_edge.runtime.formats import artifact_path, get_format
