@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup demo test test-gpu browser-deps clean
+.PHONY: setup demo test test-gpu results browser-deps clean
 
 setup: $(STAMP) $(FACE_MODEL_STAMP)
 
@@ -36,6 +36,10 @@ demo: setup
 
 test: setup browser-deps
 	$(PY) -m pytest -q tests
+
+# Regenerate benchmarks/RESULTS.md (bench tables for the demo and DFDC models, parity, links).
+results: setup
+	$(PY) benchmarks/make_results.py
 
 test-gpu: setup
 	$(PY) -m pytest -q -m gpu tests
