@@ -196,6 +196,14 @@ def to_markdown(results: dict[str, dict], meta: dict, experiments: list[dict]) -
             sets = ", ".join(f"{k}={v}" for k, v in e["settings"].items())
             lines.append(f"| {i} | {e['name']} | {sets} | {_f(e.get('time_budget_min'), 0)} | {e.get('epochs_run')} "
                          f"| {_f(e.get('val_auc'))} | {_f(e.get('test_auc'))} | {_f(e.get('test_accuracy'))} |")
+    lines += ["", "## Reading the numbers", "",
+              "- Both models are trained from scratch, on 5,000 images, for minutes, on 2 shared CPU cores: "
+              "they are compute- and data-limited (training AUC stays close to validation AUC with augmentation; "
+              "without it the edge model overfits within 7 epochs).",
+              "- DFDC face swaps are made at video resolution and re-encoded; at 64-96 px most blending "
+              "evidence is gone. Larger inputs cost training epochs inside a fixed budget.",
+              "- Test has 1,000 images: an AUC difference below about 0.03 is within noise (one seed per run).",
+              "- Latency is measured on a shared machine: compare the two columns, not with other tables."]
     demo = [e for e in experiments if e["recipe"] == "demo"]
     if demo:
         lines += ["", "## Demo training settings (the demo's own ORL + self-blended data, no budget)", "",
@@ -294,12 +302,18 @@ def main(argv=None) -> int:
     ap.add_argument("--recipes", default="seed,edge")
     ap.add_argument("--no-robustness", action="store_true")
     ap.add_argument("--measure-only", action="store_true", help="re-measure the existing run folders")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite quality.md from quality.json and the experiment record (no training)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not (Path(args.data) / "Train").is_dir():
         print(f"quality.py: {args.data}: dfdc-faces not found (expected Train|Validation|Test / Real|Fake)",
               file=sys.stderr)
         return 2
+    if args.report_only:
+        saved = json.loads((RESULTS / "quality.json").read_text())
+        (RESULTS / "quality.md").write_text(to_markdown(saved["results"], saved["meta"], _load_experiments()))
+        return 0
     return run_experiment(args) if args.mode == "experiment" else run_comparison(args)
 
 
