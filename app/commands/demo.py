@@ -6,8 +6,8 @@ HELP = "the whole job on bundled real faces: dataset, train edge-net, evaluate, 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--out", default="runs/demo", metavar="DIR", help="output folder (default runs/demo)")
-    parser.add_argument("--epochs", type=int, default=None, metavar="N", help="training epochs (default 12)")
-    parser.add_argument("--img-size", type=int, default=None, metavar="N", help="input size (default 64)")
+    parser.add_argument("--epochs", type=int, default=None, metavar="N", help="training epochs (default 16)")
+    parser.add_argument("--img-size", type=int, default=None, metavar="N", help="input size (default 96)")
     parser.add_argument("--seed", type=int, default=None)
 
 
