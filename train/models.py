@@ -115,10 +115,12 @@ EDGE_STAGES = ((16, 1, 1, 1), (24, 2, 4, 2), (32, 2, 4, 2), (64, 2, 4, 2), (96, 
 
 @register("edge-net", UNIT_RANGE, "inverted-residual edge network, BN before activation, ~0.2M parameters")
 def edge_net(input_size: int = 256, width: float = 1.0, stages=EDGE_STAGES, dropout: float = 0.2,
-             stem_stride: int = 2, bn_momentum: float = 0.99, **_):
+             stem_stride: int = 2, bn_momentum: float = 0.9, **_):
     """`width` scales every stage's channels; `stem_stride` 1 keeps full resolution in the
     first block (blending seams are a few pixels wide) at about 4x the stem's cost;
-    `bn_momentum` 0.9 lets BatchNorm's inference statistics keep up in short CPU runs."""
+    `bn_momentum` 0.9 (PyTorch's default) lets BatchNorm's inference statistics keep up in
+    short CPU runs: with Keras' 0.99 the first epochs on dfdc-faces gave constant
+    validation predictions (measured, benchmarks/results/quality.md)."""
     import keras
     from keras import layers
 
