@@ -148,3 +148,22 @@ def test_face_model_command_installs_from_a_wheel(tmp_path, only, capsys, monkey
         zf.writestr(WHEEL_MEMBERS["short_range"], b"model")
     assert cli.main(["face-model", "--from-wheel", str(wheel)]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].endswith("face_detection_short_range.tflite")
+
+
+def test_prepare_keeps_the_splits_of_a_kaggle_layout_tree(tmp_path):
+    from deepfake_edge.runtime.errors import InputError
+    from deepfake_edge.runtime.prepare import list_sources
+
+    raw = tmp_path / "raw"
+    for rel in ("train/REAL/a.jpg", "train/Fake/b.png", "Test/real/c.jpg", "Validation/Fake/clip.mp4",
+                "Test/real/notes.txt"):
+        p = raw / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+    found = {p.name: (cls, split) for p, cls, split in list_sources(raw)}
+    assert found == {"a.jpg": ("Real", "Train"), "b.png": ("Fake", "Train"), "c.jpg": ("Real", "Test"),
+                     "clip.mp4": ("Fake", "Validation")}
+    empty = tmp_path / "empty"
+    (empty / "Real").mkdir(parents=True)
+    with pytest.raises(InputError, match="no images or videos"):
+        list_sources(empty)

@@ -1,0 +1,43 @@
+"""The `deepfake-edge` command: every subcommand is listed and documented; input errors are one line."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from deepfake_edge.app.cli import COMMANDS, main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "deepfake_edge.app", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_help_lists_every_subcommand_without_importing_tensorflow():
+    out = run_cli("--help")
+    assert out.returncode == 0
+    for name in ("prepare", "train", "evaluate", "export", "verify", "detect", "app", "bench", "demo", "face-model"):
+        assert name in out.stdout
+    code = ("import sys; from deepfake_edge.app.cli import build_parser; build_parser(); "
+            "print('tensorflow' in sys.modules, 'gradio' in sys.modules)")
+    probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert probe.stdout.strip() == "False False", probe.stderr  # --help stays instant
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert f"deepfake-edge {command}" in capsys.readouterr().out
+
+
+def test_input_error_is_one_line_naming_the_path(tmp_path):
+    missing = tmp_path / "no-such-data"
+    out = run_cli("train", "--data", str(missing), "--out", str(tmp_path / "run"), "--epochs", "1")
+    assert out.returncode == 2
+    lines = [line for line in out.stderr.splitlines() if "error:" in line]
+    assert len(lines) == 1 and lines[0].startswith("deepfake-edge train: error:") and str(missing) in lines[0]
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "run" / "model.keras").exists()
