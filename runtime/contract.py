@@ -180,7 +180,14 @@ def find_contract(model_path: str | Path) -> ModelContract:
     model_path = Path(model_path)
     side = sidecar_path(model_path)
     if side.is_file():
-        data = json.loads(side.read_text())
+        try:
+            data = json.loads(side.read_text())
+        except json.JSONDecodeError as exc:
+            raise ContractError(f"{side}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ContractError(f"{side}: cannot read sidecar contract ({exc})") from exc
+        if not isinstance(data, dict):
+            raise ContractError(f"{side}: expected a JSON object, got {type(data).__name__}")
         # Engine sidecars wrap the contract with build information.
         if "contract" in data and isinstance(data["contract"], dict):
             data = data["contract"]

@@ -47,6 +47,17 @@ def test_contract_lookup_prefers_sidecar_then_run_folder(tmp_path):
     assert find_contract(model).input_size == 96
 
 
+def test_corrupt_sidecar_is_one_line_naming_the_file(tmp_path):
+    model = tmp_path / "model.tflite"
+    model.write_bytes(b"x")
+    ModelContract(input_size=64).save(tmp_path / "contract.json")
+    side = sidecar_path(model)
+    side.write_text('{"input_size": 64,\n  "class_names": [\n')  # truncated by a crash
+    with pytest.raises(ContractError, match="not valid JSON") as err:
+        find_contract(model)
+    assert str(side) in str(err.value) and "\n" not in str(err.value)
+
+
 def test_preprocess_scales_and_orders_channels():
     crop = np.zeros((10, 20, 3), np.uint8)
     crop[..., 0] = 255  # pure red in RGB
