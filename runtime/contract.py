@@ -22,6 +22,7 @@ CONTRACT_FILENAME = "contract.json"
 ONNX_METADATA_KEY = "deepfake_edge.contract"
 FAKE = "Fake"
 REAL = "Real"
+CLASS_NAMES = (FAKE, REAL)  # THE class order: index 0 = Fake, 1 = Real, everywhere
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Normalization:
 class ModelContract:
     """What a model expects and returns. Frozen: derive changed copies with `.with_()`."""
 
-    class_names: tuple[str, ...] = (FAKE, REAL)
+    class_names: tuple[str, ...] = CLASS_NAMES
     input_size: int = 256
     color_order: str = "RGB"
     layout: str = "NHWC"
@@ -84,8 +85,11 @@ class ModelContract:
 
     def validate(self, source: str = "contract") -> "ModelContract":
         problems = []
-        if sorted(self.class_names) != sorted((FAKE, REAL)):
-            problems.append(f"class_names must be Fake and Real, got {list(self.class_names)}")
+        if tuple(self.class_names) != CLASS_NAMES:
+            problems.append(
+                f"class_names must be exactly {list(CLASS_NAMES)} (index 0 = Fake, 1 = Real), "
+                f"got {list(self.class_names)}"
+            )
         if self.color_order not in ("RGB", "BGR"):
             problems.append(f"color_order must be RGB or BGR, got {self.color_order!r}")
         if self.layout != "NHWC":

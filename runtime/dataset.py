@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake_edge.runtime.contract import ModelContract
+from deepfake_edge.runtime.contract import CLASS_NAMES, ModelContract
 from deepfake_edge.runtime.errors import InputError
 from deepfake_edge.runtime.images import is_image_file
 
 SPLITS = ("Train", "Validation", "Test")
-CLASS_NAMES = ("Fake", "Real")
 
 
 def _child_ci(parent: Path, name: str) -> Path | None:

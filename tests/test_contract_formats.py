@@ -23,6 +23,7 @@ def test_contract_round_trips_through_json(tmp_path):
 
 @pytest.mark.parametrize("change, message", [
     ({"class_names": ["Cat", "Dog"]}, "class_names"),
+    ({"class_names": ["Real", "Fake"]}, "index 0 = Fake"),
     ({"threshold": 1.5}, "threshold"),
     ({"color_order": "HSV"}, "color_order"),
     ({"temperature": 0}, "temperature"),
@@ -34,6 +35,15 @@ def test_invalid_contract_is_one_clear_line(tmp_path, change, message):
     with pytest.raises(ContractError, match=message) as err:
         ModelContract.load(p)
     assert str(p) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_class_order_is_one_definition():
+    from deepfake_edge.runtime import contract, dataset
+
+    assert dataset.CLASS_NAMES is contract.CLASS_NAMES == ("Fake", "Real")
+    assert ModelContract().fake_index == 0
+    with pytest.raises(ContractError, match=r"exactly \['Fake', 'Real'\]"):
+        ModelContract(class_names=("Real", "Fake")).validate()
 
 
 def test_contract_lookup_prefers_sidecar_then_run_folder(tmp_path):
@@ -87,7 +97,7 @@ def test_format_table_picks_longest_suffix_and_rejects_unknown(tmp_path):
     assert format_for_path("a/model.int8.onnx").name == "onnx-int8"
     assert format_for_path("mine.onnx").name == "onnx"
     assert format_for_path("x.fp16.tflite").name == "tflite-fp16"
-    assert format_for_path("x.plan").name == "engine" or format_for_path("x.plan").name == "plan"
+    assert format_for_path("x.plan").name == "plan"
     with pytest.raises(ModelFileError, match="unknown model file type"):
         format_for_path("model.pt")
     assert [f.name for f in parse_formats("onnx,cpu")][:1] == ["onnx"]
