@@ -103,3 +103,31 @@ def test_killed_run_resumes_from_its_last_finished_epoch(tiny_data, tmp_path, mo
     assert (run / "model.keras").is_file() and not (run / "backup").exists()
     c = json.loads((run / "contract.json").read_text())
     assert c["arch"] == "tiny-cnn" and c["training"]["epochs_run"] == len(epochs)
+
+
+def test_resume_with_a_damaged_train_config_is_one_line_naming_it(tiny_data, tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train_config.json").write_text('{"arch": "tiny-cnn", "img_si')  # cut off by a crash
+    assert cli_main(_train_args(tiny_data, run, "--epochs", "1", "--resume"), monkeypatch) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "train_config.json" in err and "cannot read" in err
+
+
+def test_atomic_replace_keeps_the_old_file_when_the_write_fails(tmp_path):
+    from deepfake_edge.train.fit import _replace_atomically
+
+    target = tmp_path / "history.csv"
+    target.write_text("epoch\n0\n")
+
+    def crash(tmp):
+        tmp.write_text("epo")
+        raise RuntimeError("killed mid-write")
+
+    try:
+        _replace_atomically(target, crash)
+    except RuntimeError:
+        pass
+    assert target.read_text() == "epoch\n0\n" and sorted(p.name for p in tmp_path.iterdir()) == ["history.csv"]
+    _replace_atomically(target, lambda tmp: tmp.write_text("epoch\n0\n1\n"))
+    assert target.read_text() == "epoch\n0\n1\n" and sorted(p.name for p in tmp_path.iterdir()) == ["history.csv"]

@@ -76,7 +76,7 @@ def _resolve_config(out: Path, resume: bool, given: dict) -> TrainConfig:
     given = {k: v for k, v in given.items() if v is not None}
     saved_path = out / CONFIG_FILENAME
     if resume and saved_path.is_file():
-        saved = json.loads(saved_path.read_text())
+        saved = _read_saved_config(saved_path)
         for key in TrainConfig.IDENTITY:
             if key in given and key in saved and given[key] != saved[key]:
                 raise InputError(f"{out}: --resume with {key}={given[key]!r}, but the run was started with "
@@ -86,6 +86,36 @@ def _resolve_config(out: Path, resume: bool, given: dict) -> TrainConfig:
         merged = given
     known = {f.name for f in fields(TrainConfig)}
     return TrainConfig(**{k: v for k, v in merged.items() if k in known})
+
+
+def _read_saved_config(path: Path) -> dict:
+    """The settings a resumed run was started with; a damaged file is one InputError naming it."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise InputError(f"{path}: cannot read the saved training settings ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else 'unreadable'}); fix or delete the file "
+                         "and pass the settings again") from None
+    if not isinstance(saved, dict):
+        raise InputError(f"{path}: saved training settings are not a JSON object; fix or delete the file "
+                         "and pass the settings again")
+    return saved
+
+
+def _replace_atomically(path: Path, write, suffix: str = "") -> Path:
+    """Write `path` through a temporary name in the same folder, then `os.replace` it.
+
+    A crash mid-write leaves the old file (or none) instead of a truncated one. `suffix`
+    keeps the extension writers such as Keras' `model.save` insist on.
+    """
+    tmp = path.with_name(f".{path.stem}.partial{suffix or path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
 
 
 def check_run_folder(out: Path, resume: bool) -> bool:
@@ -139,10 +169,13 @@ def _trim_history(history: Path, keep_epochs: int) -> list[dict]:
     with history.open() as f:
         rows = [r for r in csv.DictReader(f) if r.get("epoch", "").isdigit() and int(r["epoch"]) < keep_epochs]
     if rows:
-        with history.open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
+        def write(tmp: Path) -> None:
+            with tmp.open("w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=list(rows[0]))
+                w.writeheader()
+                w.writerows(rows)
+
+        _replace_atomically(history, write)
     else:
         history.unlink()
     return rows
@@ -189,7 +222,8 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
                             augment_options=cfg.augment_options)
     val_data = load_split(cfg.data_dir, "Validation", contract, batch_size=cfg.batch_size, train=False,
                           max_per_class=cfg.max_per_class, seed=cfg.seed, skip_log=skip_log)
-    (out / CONFIG_FILENAME).write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    config_text = json.dumps(asdict(cfg), indent=2) + "\n"
+    _replace_atomically(out / CONFIG_FILENAME, lambda tmp: tmp.write_text(config_text))
 
     import keras
 
@@ -259,8 +293,8 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
     best = out / BEST_FILENAME
     if best.is_file():
         model = keras.models.load_model(best, compile=False)
-    model.save(out / "model.keras")
-    model.save(out / "model.h5")
+    _replace_atomically(out / "model.keras", model.save)
+    _replace_atomically(out / "model.h5", model.save)
     if best.is_file():
         best.unlink()
     shutil.rmtree(out / BACKUP_DIRNAME, ignore_errors=True)
