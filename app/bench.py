@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from deepfake_edge.export.pipeline import artifact_size_mb
 from deepfake_edge.runtime.contract import ModelContract, find_contract
 from deepfake_edge.runtime.errors import DeepfakeEdgeError, InputError
 from deepfake_edge.runtime.formats import FORMATS, Format, artifact_path
@@ -127,13 +127,7 @@ def plan_targets(run_dir: Path, wanted: list[str] | None) -> list[tuple[Target, 
     return rows
 
 
-def _size_mb(path: Path) -> float:
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
-    return path.stat().st_size / 1e6
-
-
-def onnx_flops(path: Path, input_size: int) -> float | None:
+def onnx_flops(path: Path) -> float | None:
     """Multiply-adds x 2 per image of Conv / Gemm / MatMul nodes, from ONNX shape inference at batch 1."""
     import onnx
     from onnx import shape_inference
@@ -237,8 +231,6 @@ def run_bench(run_dir: str | Path, cfg: BenchConfig, progress: bool = True) -> t
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: run folder not found")
     contract = find_contract(artifact_path(run_dir, "keras"))
-    if cfg.threads:
-        os.environ.setdefault("OMP_NUM_THREADS", str(cfg.threads))
     plan = plan_targets(run_dir, cfg.formats)
     if not plan:
         raise InputError(f"{run_dir}: no format to benchmark (asked for {cfg.formats})")
@@ -267,7 +259,7 @@ def run_bench(run_dir: str | Path, cfg: BenchConfig, progress: bool = True) -> t
             log.warning("end-to-end frame timing skipped: %s", exc)
 
     onnx_path = artifact_path(run_dir, "onnx")
-    flops = onnx_flops(onnx_path, size) if onnx_path.exists() else None
+    flops = onnx_flops(onnx_path) if onnx_path.exists() else None
     peak_info = matmul_peak_gflops(cfg.threads)
     peak = peak_info["gflops"]
     rows: list[Row] = []
@@ -281,7 +273,7 @@ def run_bench(run_dir: str | Path, cfg: BenchConfig, progress: bool = True) -> t
             rows.append(row)
             continue
         try:
-            row.size_mb = _size_mb(path)
+            row.size_mb = artifact_size_mb(path)
             opts = dict(target.options)
             if cfg.threads:
                 opts["threads"] = cfg.threads

@@ -28,20 +28,6 @@ STAGES = ("detect_ms", "crop_ms", "infer_ms", "total_ms")
 DEFAULT_FORMATS = ("onnx", "tflite", "tflite-fp16", "keras")
 
 
-def test_frame() -> np.ndarray:
-    """640x480 RGB frame with the matplotlib Grace Hopper photo (one face) in the middle."""
-    import cv2
-    import matplotlib
-
-    from deepfake_edge.runtime.images import read_rgb
-
-    face = read_rgb(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
-    face = cv2.resize(face, (300, 350), interpolation=cv2.INTER_AREA)
-    frame = np.full((480, 640, 3), 110, np.uint8)
-    frame[65:415, 170:470] = face
-    return frame
-
-
 def build_run(run_dir: Path, arch: str, size: int, formats: list[str]) -> Path:
     """An untrained model of `arch` at `size` px, exported to the requested formats."""
     import keras
@@ -102,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     if run is None:
         tmp = tempfile.TemporaryDirectory(prefix="frame_latency_")
         run = build_run(Path(tmp.name), args.arch, args.size, formats)
-    frame = test_frame()
+    from deepfake_edge.app.bench import face_frame  # the same frame `deepfake-edge bench` times
+
+    frame = face_frame()
     rows = []
     for name in formats:
         path = artifact_path(run, get_format(name))

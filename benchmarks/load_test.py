@@ -35,7 +35,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from frame_latency import build_run, test_frame  # noqa: E402  (sibling benchmark: same frame, same model builder)
+from frame_latency import build_run  # noqa: E402  (sibling benchmark: same model builder)
+
+from deepfake_edge.app.bench import face_frame  # noqa: E402  (the frame every latency figure uses)
 
 
 def rss_mb() -> float:
@@ -64,7 +66,7 @@ def run_load(model: Path, clients: int, seconds: float, warmup: float, concurren
     # several clients give identical output files, which Gradio's file cache then rewrites
     # while another client downloads them (a race that real streams never hit).
     frames_dir = Path(tempfile.mkdtemp(prefix="load-"))
-    base = cv2.cvtColor(test_frame(), cv2.COLOR_RGB2BGR)
+    base = cv2.cvtColor(face_frame(), cv2.COLOR_RGB2BGR)
     frame_paths = []
     for c in range(clients):
         paths = []

@@ -95,7 +95,7 @@ def measure_run(run: Path, data: Path, *, robustness: bool = True, latency_secon
         "arch": contract.arch,
         "input_size": contract.input_size,
         "params": t.get("params"),
-        "mflops_per_image": round((onnx_flops(onnx.path, contract.input_size) or 0) / 1e6, 1),
+        "mflops_per_image": round((onnx_flops(onnx.path) or 0) / 1e6, 1),
         "onnx_mb": round(onnx.size_mb, 2),
         "latency_b1_ms_p50": round(lat.p50_ms, 3),
         "latency_b1_ms_p95": round(lat.p95_ms, 3),
