@@ -192,7 +192,10 @@ def to_markdown(results: dict[str, dict], meta: dict, experiments: list[dict]) -
         lines.append("Full tables and plots: `runs/<run>/eval/robustness.md|png` (not committed).")
     if experiments:
         lines += ["", "## Experiments that chose the edge recipe", "",
-                  "Each: one training run on dfdc-faces Train under the stated budget, seed 42, same machine.", "",
+                  "Each: one training run on dfdc-faces Train under the stated budget, seed 42, same machine.",
+                  "Records are appended by `quality.py experiment`, except: x0 was a direct `deepfake-edge train`",
+                  "run entered by hand, and settings keys with a parenthesised remark (e.g. `bn_momentum (then",
+                  "default)`) were annotated by hand afterwards to state a default that changed later.", "",
                   "| # | name | settings (on top of the named recipe) | budget (min) | epochs | Val AUC | Test AUC | Test acc |",
                   "|---:|---|---|---:|---:|---:|---:|---:|"]
         for i, e in enumerate([e for e in experiments if e["recipe"] != "demo"], 1):
