@@ -26,7 +26,7 @@ import numpy as np
 from deepfake_edge.export.common import first_line
 from deepfake_edge.export.pipeline import artifact_size_mb, load_run_contract
 from deepfake_edge.runtime.contract import ModelContract, find_contract
-from deepfake_edge.runtime.errors import DeepfakeEdgeError, InputError, MissingExtraError
+from deepfake_edge.runtime.errors import DeepfakeEdgeError, InputError, MissingExtraError, NoGpuError
 from deepfake_edge.runtime.formats import FORMATS, Format, artifact_path
 from deepfake_edge.runtime.profile import machine_summary
 
@@ -172,15 +172,11 @@ def _evaluate(fmt: Format, path: Path, paths: list[Path], labels: np.ndarray, re
             entry.provider = backend.provider
             probs = predict_all(backend, batch)
             entry.latency_ms = round(batch1_latency_ms(backend, batch[:1]), 4)
-    except MissingExtraError as exc:
+    except (MissingExtraError, NoGpuError) as exc:  # e.g. a GPU artifact on a CPU machine: not a failure
         entry.status, entry.reasons = "skipped", [first_line(exc)]
         return entry
     except DeepfakeEdgeError as exc:
-        msg = first_line(exc)
-        if "'gpu' extra" in msg or "deepfake-edge[gpu]" in msg:  # a GPU artifact on a CPU machine
-            entry.status, entry.reasons = "skipped", [msg]
-        else:
-            entry.reasons = [msg]
+        entry.reasons = [first_line(exc)]
         return entry
     except Exception as exc:  # noqa: BLE001 - the runtime's own error, one line
         entry.reasons = [f"{type(exc).__name__}: {first_line(exc)}"]

@@ -35,6 +35,24 @@ class MissingExtraError(DeepfakeEdgeError):
         self.extra = extra
 
 
+class ModelRuntimeMissingError(MissingExtraError, ModelFileError):
+    """A model file cannot be opened because its runtime's optional package is missing.
+
+    Both kinds at once: a MissingExtraError (install the extra, or skip this artifact)
+    and a ModelFileError naming the file that cannot be opened here.
+    """
+
+    def __init__(self, path, missing: MissingExtraError):
+        DeepfakeEdgeError.__init__(self, f"{path}: {missing}")
+        self.package = missing.package
+        self.extra = missing.extra
+        self.path = path
+
+
+class NoGpuError(DeepfakeEdgeError):
+    """This machine has no usable CUDA GPU, which the requested step needs."""
+
+
 class FaceModelError(DeepfakeEdgeError):
     """The MediaPipe face-detector model file cannot be found or loaded."""
 

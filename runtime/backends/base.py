@@ -14,7 +14,12 @@ from typing import Any
 import numpy as np
 
 from deepfake_edge.runtime.contract import ModelContract, find_contract
-from deepfake_edge.runtime.errors import ModelFileError
+from deepfake_edge.runtime.errors import (
+    DeepfakeEdgeError,
+    MissingExtraError,
+    ModelFileError,
+    ModelRuntimeMissingError,
+)
 
 
 class Backend:
@@ -30,8 +35,12 @@ class Backend:
         self.last_infer_ms = float("nan")
         try:
             self._load()
-        except ModelFileError:
-            raise
+        except MissingExtraError as exc:
+            if isinstance(exc, ModelFileError):
+                raise
+            raise ModelRuntimeMissingError(self.path, exc) from exc  # still a MissingExtraError, now naming the file
+        except DeepfakeEdgeError:
+            raise  # already one clear line of its own kind (NoGpuError, ContractError, ...)
         except Exception as exc:  # noqa: BLE001 - the runtime's own error, reported in one line
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelFileError(f"{self.path}: cannot load as {self.runtime_name} model ({msg[:300]})") from exc

@@ -24,7 +24,7 @@ import numpy as np
 
 from deepfake_edge.runtime.backends.base import Backend
 from deepfake_edge.runtime.contract import sidecar_path
-from deepfake_edge.runtime.errors import DeepfakeEdgeError, ModelFileError, require
+from deepfake_edge.runtime.errors import DeepfakeEdgeError, ModelFileError, NoGpuError, require
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def gpu_identity(cudart) -> dict[str, str]:
     """Name and compute capability of the current CUDA device; a clear error when there is none."""
     err, count = cudart.cudaGetDeviceCount()
     if int(err) != 0 or count < 1:
-        raise DeepfakeEdgeError(
+        raise NoGpuError(
             f"no CUDA GPU is available ({err}); TensorRT engines need an NVIDIA GPU and the 'gpu' extra: "
             "pip install 'deepfake-edge[gpu]'"
         )
