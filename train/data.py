@@ -21,6 +21,7 @@ appended to `skipped_files.txt` in the run folder as soon as it is met.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,20 +110,23 @@ def load_example(path: str, label: int, seed: int, contract: ModelContract, trai
 
 def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract, *, batch_size: int,
                  train: bool, augment: bool = True, seed: int = 0, skip_log: SkipLog | None = None,
-                 repeat: bool = False, augment_options: dict | None = None, sbi_ratio: float = 0.0):
+                 repeat: bool = False, augment_options: dict | None = None, sbi_ratio: float = 0.0,
+                 source: str | Path | None = None):
     """A batched, prefetched `tf.data.Dataset` yielding (float32 NHWC batch, one-hot labels).
 
     `train=True` shuffles (seeded, reshuffled every epoch) and augments (when `augment`);
     `repeat=True` makes it endless so Keras can show an ETA from the first epoch
     (`steps_per_epoch` then sets the epoch length). `sbi_ratio` > 0 (training only) makes
     that share of the fakes self-blended images of the reals (see the module docstring).
+    `source` (the split folder) is named in error messages; without it, the folder the
+    paths share.
     """
     import tensorflow as tf
 
     if len(paths) != len(labels):
         raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
     if not paths:
-        raise InputError("no images to build a dataset from")
+        raise InputError(f"{_where(source, paths)}: no images to build a dataset from")
     check_sbi_ratio(sbi_ratio)
     if sbi_ratio and not train:
         raise ValueError("self-blended fakes are for training only; evaluate on real labelled fakes")
@@ -146,7 +150,8 @@ def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract,
 
     labels = np.asarray(labels, np.int64)
     if sbi_ratio:
-        ds = _sbi_mixture(tf, [str(p) for p in paths], labels, contract, sbi_ratio, seed)
+        ds = _sbi_mixture(tf, [str(p) for p in paths], labels, contract, sbi_ratio, seed,
+                          source=_where(source, paths))
         if not repeat:
             ds = ds.take(len(paths))
     else:
@@ -171,14 +176,26 @@ def check_sbi_ratio(sbi_ratio: float) -> float:
     return float(sbi_ratio)
 
 
-def _sbi_mixture(tf, paths: list[str], labels: np.ndarray, contract: ModelContract, ratio: float, seed: int):
+def _where(source: str | Path | None, paths) -> str:
+    """The folder to name in an error: the given split folder, else the one the paths share."""
+    if source:
+        return str(source)
+    try:
+        return os.path.commonpath([str(Path(p).parent) for p in paths]) if len(paths) else "dataset"
+    except ValueError:  # paths on different drives
+        return "dataset"
+
+
+def _sbi_mixture(tf, paths: list[str], labels: np.ndarray, contract: ModelContract, ratio: float, seed: int,
+                 source: str | Path | None = None):
     """Endless (path, label, sbi) stream: reals 1/2, labelled fakes (1-r)/2, SBI fakes of reals r/2."""
+    where = _where(source, paths)
     fake = contract.fake_index
     real = list(contract.class_names).index("Real")
     reals = [p for p, y in zip(paths, labels) if y == real]
     fakes = [p for p, y in zip(paths, labels) if y == fake]
     if not reals:
-        raise InputError("self-blended fakes need Real training images, and this split has none")
+        raise InputError(f"{where}: self-blended fakes need Real training images, and this split has none")
 
     def stream(files, label, sbi, k):
         n = len(files)
@@ -188,7 +205,7 @@ def _sbi_mixture(tf, paths: list[str], labels: np.ndarray, contract: ModelContra
     streams, weights = [stream(reals, real, False, 0)], [0.5]
     if ratio < 1.0:
         if not fakes:
-            raise InputError("--sbi-ratio below 1 mixes in labelled fakes, and this split has none; "
+            raise InputError(f"{where}: --sbi-ratio below 1 mixes in labelled fakes, and this split has none; "
                              "use --sbi-ratio 1 to train from real faces alone")
         streams.append(stream(fakes, fake, False, 1))
         weights.append(0.5 * (1.0 - ratio))
@@ -238,7 +255,7 @@ def load_split(data_dir: str | Path, split: str, contract: ModelContract, *, bat
         paths, labels = list_split(data_dir, split, max_per_class=max_per_class, seed=seed)
     ds = make_dataset(paths, labels, contract, batch_size=batch_size, train=train, augment=augment,
                       seed=seed, skip_log=skip_log, repeat=repeat, sbi_ratio=sbi_ratio,
-                      augment_options=augment_options)
+                      augment_options=augment_options, source=Path(data_dir) / split)
     counts = {name: int((labels == i).sum()) for i, name in enumerate(contract.class_names)}
     if sbi_ratio:
         counts["sbi_ratio"] = float(sbi_ratio)
