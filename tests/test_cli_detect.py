@@ -167,3 +167,26 @@ def test_prepare_keeps_the_splits_of_a_kaggle_layout_tree(tmp_path):
     (empty / "Real").mkdir(parents=True)
     with pytest.raises(InputError, match="no images or videos"):
         list_sources(empty)
+
+
+def test_out_keeps_same_named_inputs_apart_and_reports_a_failed_write(tmp_path, inputs, only, capsys):
+    only("detect")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "face.jpg").write_bytes((inputs / "face.jpg").read_bytes())
+    model = write_tiny_onnx(tmp_path / "model.onnx")
+    out = tmp_path / "out"
+    rc = cli.main(["detect", str(inputs / "face.jpg"), str(other / "face.jpg"), "--model", str(model), "--json",
+                   "--out", str(out)])
+    first, second = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert first["annotated"] == str(out / "face.annotated.png")  # the first keeps the plain name
+    assert second["annotated"] == str(out / "face-2.annotated.png")
+    assert cv2.imread(first["annotated"]) is not None and cv2.imread(second["annotated"]) is not None
+
+    blocked = tmp_path / "blocked"
+    (blocked / "face.annotated.png").mkdir(parents=True)  # a folder where the image should go
+    rc = cli.main(["detect", str(inputs / "face.jpg"), "--model", str(model), "--json", "--out", str(blocked)])
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert rc == 1 and "\n" not in entry["error"]
+    assert str(blocked / "face.annotated.png") in entry["error"] and "cannot write" in entry["error"]

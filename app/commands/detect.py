@@ -75,12 +75,13 @@ def _run_files(detector, inputs: list[Path], args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
+    names = OutputNames()
     for path in inputs:
         try:
             if is_video_file(path):
-                entry = _detect_video(detector, path, args, out_dir)
+                entry = _detect_video(detector, path, args, out_dir, names)
             else:
-                entry = _detect_image(detector, path, out_dir)
+                entry = _detect_image(detector, path, out_dir, names)
         except DeepfakeEdgeError as exc:
             entry = {"path": str(path), "error": str(exc)}
             failed += 1
@@ -95,7 +96,27 @@ def _run_files(detector, inputs: list[Path], args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _detect_image(detector, path: Path, out_dir: Path | None) -> dict:
+class OutputNames:
+    """Unique output names for one run: `x` for the first input named x.*, then `x-2`, `x-3`...
+
+    Inputs from different folders (a/x.jpg, b/x.jpg) or with different extensions
+    (x.jpg, x.png) would otherwise overwrite each other's annotated outputs.
+    """
+
+    def __init__(self) -> None:
+        self._taken: set[str] = set()
+
+    def stem(self, path: Path) -> str:
+        stem, n = path.stem, 1
+        while stem.lower() in self._taken:  # lower: case-insensitive file systems
+            n += 1
+            stem = f"{path.stem}-{n}"
+        self._taken.add(stem.lower())
+        return stem
+
+
+def _detect_image(detector, path: Path, out_dir: Path | None, names: OutputNames | None = None) -> dict:
+    from deepfake_edge.runtime.errors import InputError
     from deepfake_edge.runtime.images import read_rgb
 
     rgb = read_rgb(path)
@@ -106,16 +127,26 @@ def _detect_image(detector, path: Path, out_dir: Path | None) -> dict:
 
         from deepfake_edge.runtime.annotate import annotate
 
-        target = out_dir / f"{path.stem}.annotated.png"
-        cv2.imwrite(str(target), cv2.cvtColor(annotate(rgb, result), cv2.COLOR_RGB2BGR))
+        stem = (names or OutputNames()).stem(path)
+        target = out_dir / f"{stem}.annotated.png"
+        try:
+            written = cv2.imwrite(str(target), cv2.cvtColor(annotate(rgb, result), cv2.COLOR_RGB2BGR))
+        except cv2.error as exc:
+            written, why = False, str(exc).strip().splitlines()[-1]
+        else:
+            why = "OpenCV could not write it (folder not writable or disk full?)"
+        if not written:
+            raise InputError(f"{target}: cannot write the annotated image: {why}")
         entry["annotated"] = str(target)
     return entry
 
 
-def _detect_video(detector, path: Path, args: argparse.Namespace, out_dir: Path | None) -> dict:
+def _detect_video(detector, path: Path, args: argparse.Namespace, out_dir: Path | None,
+                  names: OutputNames | None = None) -> dict:
     from deepfake_edge.runtime.video import analyze_video, plot_timeline
 
-    annotated = out_dir / f"{path.stem}.annotated.mp4" if out_dir is not None else None
+    stem = (names or OutputNames()).stem(path) if out_dir is not None else path.stem
+    annotated = out_dir / f"{stem}.annotated.mp4" if out_dir is not None else None
     result = analyze_video(detector, path, every=args.every, fps=args.fps, top_k=args.top_k,
                            annotated_out=annotated, progress=not args.json)
     # A video's faces: the mean over each track, at the track's last box.
@@ -131,7 +162,7 @@ def _detect_video(detector, path: Path, args: argparse.Namespace, out_dir: Path 
     entry = {"path": str(path), "faces": faces, "video": result.to_dict()}
     if out_dir is not None:
         entry["annotated"] = str(annotated)
-        entry["timeline_png"] = str(plot_timeline(result, out_dir / f"{path.stem}.timeline.png"))
+        entry["timeline_png"] = str(plot_timeline(result, out_dir / f"{stem}.timeline.png"))
     return entry
 
 
