@@ -84,11 +84,18 @@ class ScoreSmoother:
         return [(tid, self.update_key(tid, s)) for tid, s in zip(ids, scores)]
 
     def smooth_result(self, result, threshold: float) -> None:
-        """Replace a DetectionResult's probabilities and labels by their smoothed values, in place."""
+        """Replace a DetectionResult's probabilities and labels by their smoothed values, in place.
+
+        Labels follow the one rule of `runtime.preprocess.labels_for` at `threshold`.
+        """
+        from deepfake_edge.runtime.contract import ModelContract
+        from deepfake_edge.runtime.preprocess import labels_for
+
         smoothed = self.update([f.box for f in result.faces], [f.fake_probability for f in result.faces])
-        for face, (_, value) in zip(result.faces, smoothed):
+        labels = labels_for([value for _, value in smoothed], ModelContract(threshold=float(threshold)))
+        for face, (_, value), label in zip(result.faces, smoothed, labels):
             face.fake_probability = value
-            face.label = "Fake" if value >= threshold else "Real"
+            face.label = label
 
     def reset(self) -> None:
         self.tracker.reset()

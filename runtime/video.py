@@ -140,7 +140,10 @@ class VideoResult:
         value = self.mean_fake if self.verdict_by == "mean" else self.topk_fake
         if value is None:
             return None
-        return "Fake" if value >= self.threshold else "Real"
+        from deepfake_edge.runtime.contract import ModelContract
+        from deepfake_edge.runtime.preprocess import labels_for
+
+        return labels_for([value], ModelContract(threshold=self.threshold))[0]
 
     @property
     def timeline(self) -> list[dict]:

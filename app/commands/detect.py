@@ -143,6 +143,7 @@ def _detect_image(detector, path: Path, out_dir: Path | None, names: OutputNames
 
 def _detect_video(detector, path: Path, args: argparse.Namespace, out_dir: Path | None,
                   names: OutputNames | None = None) -> dict:
+    from deepfake_edge.runtime.preprocess import labels_for
     from deepfake_edge.runtime.video import analyze_video, plot_timeline
 
     stem = (names or OutputNames()).stem(path) if out_dir is not None else path.stem
@@ -154,11 +155,10 @@ def _detect_video(detector, path: Path, args: argparse.Namespace, out_dir: Path 
     for fr in result.frames:
         for f in fr.faces:
             last_box[f["track"]] = f["box"]
-    faces = []
-    for tid, t in sorted(result.tracks.items()):
-        p = t["mean_fake_probability"]
-        faces.append({"track": tid, "box": last_box[tid], "fake_probability": p,
-                      "label": "Fake" if p >= result.threshold else "Real", "frames": t["frames"]})
+    tracks = sorted(result.tracks.items())
+    labels = labels_for([t["mean_fake_probability"] for _, t in tracks], detector.contract)
+    faces = [{"track": tid, "box": last_box[tid], "fake_probability": t["mean_fake_probability"],
+              "label": label, "frames": t["frames"]} for (tid, t), label in zip(tracks, labels)]
     entry = {"path": str(path), "faces": faces, "video": result.to_dict()}
     if out_dir is not None:
         entry["annotated"] = str(annotated)
