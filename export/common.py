@@ -139,11 +139,43 @@ def check_against_keras(artifact: Path, contract: ModelContract, reference_probs
 
 def finish(run_dir: Path, fmt_name: str, artifact: Path, contract: ModelContract, model, data,
            **backend_options) -> Path:
-    """Write the sidecar, then reload and check the artifact against Keras; returns its path."""
+    """Write the sidecar, then reload and check the artifact against Keras; returns its path.
+
+    An artifact that fails (or cannot run) its check is removed with its sidecar, so
+    verify, detect and the app never pick up a conversion known to be broken.
+    """
     write_sidecar(artifact, contract)
+    checked(artifact, lambda: _check(artifact, contract, model, data, backend_options))
+    return artifact
+
+
+def _check(artifact: Path, contract: ModelContract, model, data, backend_options: dict) -> None:
     batch = check_inputs(contract, data)
     check_against_keras(artifact, contract, keras_reference(model, batch), batch, **backend_options)
-    return artifact
+
+
+def checked(artifact: Path, check) -> None:
+    """Run `check()`; when it raises, remove `artifact` and its sidecar, then re-raise."""
+    try:
+        check()
+    except BaseException:
+        discard_artifact(artifact)
+        raise
+
+
+def discard_artifact(artifact: Path) -> None:
+    """Remove an artifact (file or folder) and its sidecar contract."""
+    log.warning("%s: removing the artifact and its sidecar: it failed its check against Keras", artifact)
+    _remove(artifact)
+    _remove(sidecar_path(artifact))
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write `text` to `path` via a temporary file and a rename: never half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
 
 
 def target(run_dir: str | Path, fmt_name: str) -> Path:

@@ -25,9 +25,11 @@ from deepfake_edge.export.common import (
     artifact_contract,
     check_against_keras,
     check_inputs,
+    checked,
     keras_reference,
     load_keras,
     staged,
+    write_text_atomic,
     target,
 )
 from deepfake_edge.export.onnx import fp32_onnx
@@ -158,8 +160,11 @@ def export_engine(run_dir: Path, contract: ModelContract, *, data: Path | None =
     }
     stamped = artifact_contract(contract, "engine", tensorrt=trt.__version__, gpu=gpu["gpu_name"])
     side = sidecar_path(final)
-    side.write_text(json.dumps({"contract": stamped.to_dict(), "build": build}, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(side, json.dumps({"contract": stamped.to_dict(), "build": build}, indent=2, sort_keys=True) + "\n")
 
-    batch = check_inputs(contract, data)
-    check_against_keras(final, stamped, keras_reference(load_keras(run_dir), batch), batch)
+    def check() -> None:
+        batch = check_inputs(contract, data)
+        check_against_keras(final, stamped, keras_reference(load_keras(run_dir), batch), batch)
+
+    checked(final, check)  # a failed check removes the engine and its sidecar
     return final

@@ -99,6 +99,18 @@ def test_failed_step_is_reported_and_the_rest_still_run(run_copy, capsys):
     assert "onnx-int8: INT8 calibration needs face images" in capsys.readouterr().out
 
 
+def test_failed_check_leaves_no_artifact_behind(run_copy, monkeypatch):
+    from deepfake_edge.export import common
+    from deepfake_edge.export.pipeline import export_run
+
+    monkeypatch.setitem(common.EXPORT_CHECK_ATOL, "fp32", -1.0)  # no conversion can pass this check
+    [result] = export_run(run_copy, "onnx")
+    assert not result.ok and "differs from the Keras model" in result.error
+    onnx = run_copy / "model.onnx"
+    assert not onnx.exists() and not sidecar_path(onnx).exists()
+    assert not [p.name for p in run_copy.iterdir() if "onnx" in p.name]  # no temp files either
+
+
 def test_bad_run_folder_and_format_are_one_line_errors(tmp_path, capsys):
     assert run_command("export", [str(tmp_path)]) == 2
     out = capsys.readouterr().out
