@@ -143,7 +143,13 @@ def _frames_of(path: Path, every: int | None, fps: float | None):
 def _write_png(path: Path, rgb: np.ndarray) -> None:
     import cv2
 
-    tmp = path.with_name(path.stem + ".tmp.png")
-    if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-        raise InputError(f"{path}: cannot write the crop")
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise InputError(f"{path}: cannot encode the crop as PNG")
+    # `.part` is no image suffix: a crash mid-write never leaves a file the dataset lists.
+    tmp = path.with_name(path.name + ".part")
+    try:
+        tmp.write_bytes(encoded.tobytes())
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the crop ({exc})") from exc
     tmp.replace(path)
