@@ -127,24 +127,30 @@ def fp32_onnx(run_dir: Path, contract: ModelContract, data: Path | None, **optio
     return path
 
 
-def to_fp16(proto):
-    """FP16 weights and compute, FP32 graph inputs/outputs (ONNX Runtime's float16 converter)."""
+def to_fp16(proto, source: str | Path = "ONNX model"):
+    """FP16 weights and compute, FP32 graph inputs/outputs (ONNX Runtime's float16 converter).
+
+    `source` names the file the graph came from, for error messages.
+    """
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     converted = convert_float_to_float16(proto, keep_io_types=True)
-    topological_sort(converted.graph)  # the converter appends its input Casts at the end
+    topological_sort(converted.graph, source)  # the converter appends its input Casts at the end
     return converted
 
 
-def topological_sort(graph) -> None:
-    """Reorder `graph.node` so every node comes after the nodes producing its inputs."""
+def topological_sort(graph, source: str | Path = "ONNX model") -> None:
+    """Reorder `graph.node` so every node comes after the nodes producing its inputs.
+
+    `source` names the file the graph came from, for error messages.
+    """
     available = {i.name for i in graph.input} | {init.name for init in graph.initializer} | {""}
     pending = list(graph.node)
     ordered = []
     while pending:
         ready = [n for n in pending if all(name in available for name in n.input)]
         if not ready:
-            raise ModelFileError("ONNX graph has a cycle or an input no node produces: "
+            raise ModelFileError(f"{source}: ONNX graph has a cycle or an input no node produces: "
                                  + ", ".join(sorted({i for n in pending for i in n.input} - available))[:200])
         for node in ready:
             ordered.append(node)
@@ -165,7 +171,7 @@ def export_onnx_fp16(run_dir: Path, contract: ModelContract, *, data: Path | Non
     run_dir = Path(run_dir)
     source = fp32_onnx(run_dir, contract, data, **options)
     final = target(run_dir, "onnx-fp16")
-    proto = to_fp16(onnx.load(str(source)))
+    proto = to_fp16(onnx.load(str(source)), source)
     check_onnx_interface(proto, final)
     stamped = artifact_contract(contract, "onnx-fp16", onnx_opset=OPSET, source=source.name)
     embed_contract(proto, stamped)
