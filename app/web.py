@@ -8,9 +8,18 @@ size limit, an image pixel limit, a queue with a concurrency limit, analytics of
 no web fonts fetched at start.
 
 Every problem a user can cause (no face, an unreadable upload, a missing model) is
-shown on the page as one line, never as a stack trace. Live frames go through a
-one-slot, drop-oldest buffer (`runtime.stream.LatestFrameBuffer`) so a slow frame never
-makes others queue, and per-face scores are smoothed over time (`ScoreSmoother`).
+shown on the page as one line, never as a stack trace. Per-face scores of live frames
+are smoothed over time (`ScoreSmoother`).
+
+Live latency: with the default `concurrency_limit=1` Gradio runs one webcam call at a
+time, so how frames are paced or held back while a call runs (`stream_every`,
+`time_limit`, Gradio's webcam component and queue) is decided by Gradio, not here. Each
+call still passes its frame through the tab's one-slot `runtime.stream.LatestFrameBuffer`
+and adds what it dropped to `frames_dropped`, but as written the frame is put and taken
+back in the same call: the buffer only drops anything when calls of one tab overlap
+(`concurrency_limit > 1`) AND another call puts a frame between this call's put and
+get. It is not a hand-over of the newest frame across calls (app/webcam.py's reader
+thread is where that buffer really drops stale frames).
 """
 from __future__ import annotations
 
@@ -98,6 +107,7 @@ class DetectorService:
         self.threads = threads
         self.frames_processed = 0  # webcam frames run through the detector (tests and the load test read it)
         self.frames_dropped = 0  # webcam frames replaced by a newer one before they were processed
+        #                          (only possible when calls of one tab overlap; see the module docstring)
         # (start, end) wall-clock seconds of recent live frames: how the browser test pairs a
         # frame the browser sent with the annotated frame it showed (glass-to-glass latency).
         self.frame_log: deque[tuple[float, float]] = deque(maxlen=2000)
@@ -174,7 +184,10 @@ def _video_step(path: str | Path, samples: int) -> int:
 # -- per-browser-tab webcam state ------------------------------------------------------
 @dataclass
 class StreamSession:
-    """One browser tab's live stream: its frame slot, score smoother and rate meter."""
+    """One browser tab's live stream: its frame slot, score smoother and rate meter.
+
+    The frame slot drops frames only when calls of this tab overlap (see the module docstring).
+    """
 
     buffer: Any
     smoother: Any
@@ -255,8 +268,10 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
         started = time.time()
         session = session or StreamSession.new()
         session.arrivals.append(time.perf_counter())
-        # One slot per tab: if calls of this tab ever overlap (concurrency_limit > 1), the
-        # newest frame wins and older ones are dropped instead of queueing.
+        # Put and taken back in the same call, so with concurrency_limit=1 (the default)
+        # nothing is ever dropped here: Gradio runs one call at a time. Only
+        # overlapping calls of one tab (concurrency_limit > 1) can take each other's frame
+        # in the window between put and get; the loser then repeats the last output.
         before = session.buffer.dropped
         session.buffer.put(frame)
         latest = session.buffer.get(timeout=0)
