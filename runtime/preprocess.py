@@ -59,12 +59,18 @@ def fake_probability(probs: np.ndarray, contract: ModelContract) -> np.ndarray:
     probs = np.asarray(probs, np.float64)
     if probs.ndim != 2 or probs.shape[1] != len(contract.class_names):
         raise ValueError(f"expected probabilities of shape (N, {len(contract.class_names)}), got {probs.shape}")
-    if contract.temperature != 1.0:
-        logits = np.log(np.clip(probs, 1e-12, 1.0)) / contract.temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        e = np.exp(logits)
-        probs = e / e.sum(axis=1, keepdims=True)
-    return probs[:, contract.fake_index]
+    return apply_temperature(probs, contract.temperature)[:, contract.fake_index]
+
+
+def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(log p / T) per row: the calibration every consumer applies (T = 1 is a no-op)."""
+    probs = np.asarray(probs, np.float64)
+    if temperature == 1.0:
+        return probs
+    logits = np.log(np.clip(probs, 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def labels_for(fake_probs: np.ndarray, contract: ModelContract) -> list[str]:

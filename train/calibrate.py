@@ -18,10 +18,10 @@ import math
 
 import numpy as np
 
-from deepfake_edge.runtime.contract import FAKE, REAL
+from deepfake_edge.runtime.contract import CLASS_NAMES, FAKE, REAL
+from deepfake_edge.runtime.preprocess import apply_temperature
 
-FAKE_INDEX, REAL_INDEX = 0, 1
-CLASS_NAMES = (FAKE, REAL)
+FAKE_INDEX, REAL_INDEX = CLASS_NAMES.index(FAKE), CLASS_NAMES.index(REAL)
 
 
 def _is_fake(labels) -> np.ndarray:
@@ -29,11 +29,8 @@ def _is_fake(labels) -> np.ndarray:
 
 
 def scaled_probs(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """softmax(log p / T) row-wise: what `runtime.preprocess.fake_probability` computes."""
-    logits = np.log(np.clip(np.asarray(probs, np.float64), 1e-12, 1.0)) / temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    e = np.exp(logits)
-    return e / e.sum(axis=1, keepdims=True)
+    """softmax(log p / T) row-wise: exactly what the runtime applies (`runtime.preprocess`)."""
+    return apply_temperature(probs, temperature)
 
 
 def nll(probs: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
