@@ -85,7 +85,7 @@ def run_load(model: Path, clients: int, seconds: float, warmup: float, concurren
     def loop(paths):
         from gradio_client import Client, handle_file
 
-        client = Client(url, verbose=False)
+        client = Client(url, verbose=False, httpx_kwargs={"timeout": 120})
         barrier.wait()
         sent = 0
         while time.perf_counter() < stop["at"]:

@@ -61,7 +61,8 @@ def served(tiny_run):
 def client(served):
     from gradio_client import Client
 
-    return Client(served[0], verbose=False)
+    # Generous timeout: on a busy 2-core CI machine the first API-info request can take a while.
+    return Client(served[0], verbose=False, httpx_kwargs={"timeout": 120})
 
 
 def call_image(client, path):
