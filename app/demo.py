@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class DemoSettings:
     arch: str = "edge-net"
-    img_size: int = 96  # measured: 64 px / 12 epochs gave Test AUC 0.67, 96 px / 16 epochs 0.80 (benchmarks/results/quality.md)
+    img_size: int = 96  # measured: 64 px / 12 epochs gave Test AUC 0.67, 96 px / 16 epochs 0.79-0.80 (benchmarks/results/quality.md)
     batch_size: int = 16
     epochs: int = 16
     lr: float = 3e-3
