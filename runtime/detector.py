@@ -16,12 +16,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-import numpy as np
 
 from deepfake_edge.runtime.backends import Backend, open_backend
 from deepfake_edge.runtime.contract import ModelContract
 from deepfake_edge.runtime.errors import InputError
-from deepfake_edge.runtime.faces import FaceBox, FaceDetector, crop_faces
+from deepfake_edge.runtime.faces import FaceBox, FaceDetector, crop_box, cut
 from deepfake_edge.runtime.images import as_rgb_array
 from deepfake_edge.runtime.preprocess import fake_probability, labels_for, preprocess_batch
 
@@ -123,11 +122,9 @@ class Detector:
                 regions_here = [(0, 0, w, h)]
                 crops_here = [rgb]
             else:
-                from deepfake_edge.runtime.faces import crop_box
-
                 boxes_here = boxes
                 regions_here = [crop_box(b, rgb.shape, rule) for b in boxes]
-                crops_here = crop_faces(rgb, boxes, rule)
+                crops_here = [cut(rgb, r) for r in regions_here]  # one crop_box per face
             crops.extend(crops_here)
             regions.extend(regions_here)
             face_boxes.extend(boxes_here)
@@ -136,9 +133,9 @@ class Detector:
         crop_ms = (time.perf_counter() - t0) * 1000.0
 
         t0 = time.perf_counter()
-        probs = self.backend.predict(batch) if len(batch) else np.zeros((0, len(self.contract.class_names)))
+        probs = self.backend.predict(batch)  # an empty batch returns (0, 2) without calling the runtime
         infer_ms = (time.perf_counter() - t0) * 1000.0 if len(batch) else 0.0
-        p_fake = fake_probability(probs, self.contract) if len(batch) else np.zeros(0)
+        p_fake = fake_probability(probs, self.contract)
         labels = labels_for(p_fake, self.contract)
         total_ms = (time.perf_counter() - t_start) * 1000.0
 

@@ -95,11 +95,13 @@ def _fit_interval(center: float, length: float, limit: int) -> tuple[int, int]:
 
 def crop_faces(image_rgb: np.ndarray, boxes: Iterable[FaceBox | Sequence[float]], rule: CropRule) -> list[np.ndarray]:
     """Crop every face with `crop_box`; the crops are views' copies at their native size."""
-    crops = []
-    for box in boxes:
-        x0, y0, x1, y1 = crop_box(box, image_rgb.shape, rule)
-        crops.append(np.ascontiguousarray(image_rgb[y0:y1, x0:x1]))
-    return crops
+    return [cut(image_rgb, crop_box(box, image_rgb.shape, rule)) for box in boxes]
+
+
+def cut(image_rgb: np.ndarray, region: Sequence[int]) -> np.ndarray:
+    """The pixels of a `crop_box` region (x0, y0, x1, y1), as a contiguous copy."""
+    x0, y0, x1, y1 = region
+    return np.ascontiguousarray(image_rgb[y0:y1, x0:x1])
 
 
 def clip_box(box: FaceBox, image_shape: Sequence[int]) -> FaceBox:
