@@ -23,7 +23,7 @@ from deepfake_edge.export.pipeline import artifact_size_mb
 from deepfake_edge.runtime.contract import ModelContract, find_contract
 from deepfake_edge.runtime.errors import DeepfakeEdgeError, InputError
 from deepfake_edge.runtime.formats import FORMATS, Format, artifact_path
-from deepfake_edge.runtime.profile import machine_info, measure, summarize, time_calls
+from deepfake_edge.runtime.profile import machine_info, measure, nvidia_gpus, summarize, time_calls
 
 log = logging.getLogger(__name__)
 
@@ -85,21 +85,9 @@ def _available_ort_providers() -> list[str]:
     return list(ort.get_available_providers())
 
 
-def _gpu_present() -> bool:
-    import shutil
-    import subprocess
-
-    if shutil.which("nvidia-smi") is None:
-        return False
-    try:
-        return "GPU" in subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 def plan_targets(run_dir: Path, wanted: list[str] | None) -> list[tuple[Target, str | None]]:
     """Every row to run, each with a reason it cannot run here (None = runnable)."""
-    gpu = _gpu_present()
+    gpu = bool(nvidia_gpus())
     providers = _available_ort_providers()
     rows: list[tuple[Target, str | None]] = []
     for fmt in FORMATS:
@@ -331,7 +319,7 @@ def run_bench(run_dir: str | Path, cfg: BenchConfig, progress: bool = True) -> t
         "run_dir": str(run_dir),
         "arch": contract.arch,
         "input_size": size,
-        "machine": machine_info() | {"gpu": _gpu_name()},
+        "machine": machine_info() | {"gpu": ", ".join(nvidia_gpus()) or None},
         "versions": _versions(),
         "threads": cfg.threads or "runtime default",
         "batch_throughput": cfg.batch,
@@ -346,15 +334,6 @@ def run_bench(run_dir: str | Path, cfg: BenchConfig, progress: bool = True) -> t
         "timestamp": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     return rows, meta
-
-
-def _gpu_name() -> str | None:
-    if not _gpu_present():
-        return None
-    import subprocess
-
-    return subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                          text=True).stdout.strip() or None
 
 
 def _versions() -> dict[str, str]:

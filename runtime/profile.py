@@ -90,3 +90,18 @@ def machine_summary() -> str:
     """`machine_info` as the one line that result files print: CPU, cores, OS, Python."""
     m = machine_info()
     return f"{m['cpu']}, {m['cores']} cores, {m['os']} {m['machine']}, Python {m['python']}"
+
+
+def nvidia_gpus() -> list[str]:
+    """Names of the NVIDIA GPUs `nvidia-smi` lists here ([] without a driver or a GPU)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []

@@ -2,20 +2,14 @@
 from __future__ import annotations
 
 import functools
-import shutil
-import subprocess
+
+from deepfake_edge.runtime.profile import nvidia_gpus
 
 
 @functools.lru_cache(maxsize=1)
 def gpu_skip_reason() -> str | None:
-    if shutil.which("nvidia-smi") is None:
-        return "no NVIDIA GPU: nvidia-smi not found"
-    try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return "no NVIDIA GPU: nvidia-smi failed"
-    if "GPU" not in out:
-        return "no NVIDIA GPU listed by nvidia-smi"
+    if not nvidia_gpus():
+        return "no NVIDIA GPU: nvidia-smi is missing or lists none"
     try:
         import tensorrt  # noqa: F401
     except ImportError:
