@@ -387,8 +387,17 @@ def _adapt_batchnorm(model, total_steps: int, short_run_steps: int = 3000) -> No
         return
     import keras
 
+    def sublayers(layer, seen):
+        # Public walk: `.layers` of the model and of every nested model (a Keras
+        # application used as one layer of a functional model), each layer once.
+        for child in getattr(layer, "layers", ()):
+            if id(child) not in seen:
+                seen.add(id(child))
+                yield child
+                yield from sublayers(child, seen)
+
     changed = 0
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    for layer in sublayers(model, set()):
         if isinstance(layer, keras.layers.BatchNormalization) and layer.momentum > 0.9:
             layer.momentum = 0.9
             changed += 1
