@@ -210,9 +210,9 @@ def face_frame() -> np.ndarray:
 
 
 def run_bench(run_dir: str | Path, cfg: BenchConfig, progress: bool = True) -> tuple[list[Row], dict[str, Any]]:
-    from sklearn.metrics import roc_auc_score
     from tqdm import tqdm
 
+    from deepfake_edge.runtime import metrics
     from deepfake_edge.runtime.preprocess import fake_probability
 
     run_dir = Path(run_dir)
@@ -274,9 +274,8 @@ def run_bench(run_dir: str | Path, cfg: BenchConfig, progress: bool = True) -> t
             row.provider = backend.provider
             if x_eval is not None:
                 fp = fake_probability(_predict_all(backend, x_eval), backend.contract)
-                pred_fake = fp >= backend.contract.threshold
-                row.accuracy = float(np.mean(pred_fake == (y_eval == 0)))
-                row.auc = float(roc_auc_score(y_eval == 0, fp)) if len(set(y_eval.tolist())) == 2 else None
+                row.accuracy = metrics.accuracy(fp, y_eval, backend.contract.threshold)
+                row.auc = metrics.roc_auc(fp, y_eval)
             s1 = measure(lambda: backend.predict(x1), warmup=cfg.warmup, min_runs=cfg.min_runs,
                          min_seconds=cfg.min_seconds)
             row.p50_ms, row.p95_ms, row.p99_ms, row.fps = s1.p50_ms, s1.p95_ms, s1.p99_ms, s1.fps

@@ -25,6 +25,7 @@ import numpy as np
 
 from deepfake_edge.export.common import first_line
 from deepfake_edge.export.pipeline import artifact_size_mb, load_run_contract
+from deepfake_edge.runtime import metrics
 from deepfake_edge.runtime.contract import ModelContract, find_contract
 from deepfake_edge.runtime.errors import DeepfakeEdgeError, InputError, MissingExtraError, NoGpuError
 from deepfake_edge.runtime.formats import FORMATS, Format, artifact_path
@@ -86,19 +87,13 @@ class VerifyReport:
 # -- metrics -------------------------------------------------------------------------------
 
 def accuracy_pct(fake_probs: np.ndarray, labels: np.ndarray, contract: ModelContract) -> float:
-    """Percent correct; labels use the contract order (0 = Fake)."""
-    predicted_fake = fake_probs >= contract.threshold
-    return float(np.mean(predicted_fake == (labels == contract.fake_index)) * 100.0)
+    """Percent correct at the contract's threshold (`runtime.metrics.accuracy`); labels 0 = Fake."""
+    return metrics.accuracy(fake_probs, labels, contract.threshold) * 100.0
 
 
 def auc(fake_probs: np.ndarray, labels: np.ndarray, contract: ModelContract) -> float | None:
-    """ROC AUC of the fake probability for the Fake class; None when the split has one class."""
-    from sklearn.metrics import roc_auc_score
-
-    is_fake = labels == contract.fake_index
-    if is_fake.all() or (~is_fake).all():
-        return None
-    return float(roc_auc_score(is_fake, fake_probs))
+    """ROC AUC of the fake probability for the Fake class (`runtime.metrics.roc_auc`); None for one class."""
+    return metrics.roc_auc(fake_probs, labels)
 
 
 def predict_all(backend, batch: np.ndarray) -> np.ndarray:

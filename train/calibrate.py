@@ -18,14 +18,13 @@ import math
 
 import numpy as np
 
-from deepfake_edge.runtime.contract import CLASS_NAMES, FAKE, REAL
+from deepfake_edge.runtime import metrics
+from deepfake_edge.runtime.contract import CLASS_NAMES, REAL
+from deepfake_edge.runtime.metrics import FAKE_INDEX
+from deepfake_edge.runtime.metrics import is_fake as _is_fake
 from deepfake_edge.runtime.preprocess import apply_temperature
 
-FAKE_INDEX, REAL_INDEX = CLASS_NAMES.index(FAKE), CLASS_NAMES.index(REAL)
-
-
-def _is_fake(labels) -> np.ndarray:
-    return np.asarray(labels).astype(np.int64) == FAKE_INDEX
+REAL_INDEX = CLASS_NAMES.index(REAL)
 
 
 def scaled_probs(probs: np.ndarray, temperature: float) -> np.ndarray:
@@ -90,13 +89,9 @@ def expected_calibration_error(fake_probs: np.ndarray, labels: np.ndarray, bins:
 
 
 def roc_auc(fake_probs: np.ndarray, labels: np.ndarray) -> float:
-    """ROC AUC with Fake as the positive class; NaN when only one class is present."""
-    is_fake = _is_fake(labels)
-    if is_fake.all() or (~is_fake).all():
-        return float("nan")
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(is_fake.astype(int), np.asarray(fake_probs, np.float64)))
+    """ROC AUC with Fake as the positive class (`runtime.metrics`); NaN when only one class is present."""
+    auc = metrics.roc_auc(fake_probs, labels)
+    return float("nan") if auc is None else auc
 
 
 def classification_metrics(fake_probs: np.ndarray, labels: np.ndarray, threshold: float) -> dict:
@@ -107,7 +102,7 @@ def classification_metrics(fake_probs: np.ndarray, labels: np.ndarray, threshold
     """
     p = np.asarray(fake_probs, np.float64)
     y = np.asarray(labels, np.int64)
-    pred = np.where(p >= threshold, FAKE_INDEX, REAL_INDEX)
+    pred = np.where(metrics.predicted_fake(p, threshold), FAKE_INDEX, REAL_INDEX)
     cm = np.zeros((2, 2), np.int64)
     for t, q in zip(y, pred):
         cm[t, q] += 1
@@ -124,7 +119,7 @@ def classification_metrics(fake_probs: np.ndarray, labels: np.ndarray, threshold
     recalls = [recall[c] for c in CLASS_NAMES if cm[CLASS_NAMES.index(c), :].sum()]
     return {
         "n": int(n),
-        "accuracy": float((pred == y).mean()) if n else float("nan"),
+        "accuracy": metrics.accuracy(p, y, threshold),
         "balanced_accuracy": float(np.mean(recalls)) if recalls else float("nan"),
         "auc": roc_auc(p, y),
         "precision": precision,
