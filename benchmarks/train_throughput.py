@@ -1,6 +1,7 @@
 """Input-pipeline and training throughput (images/s) of `deepfake-edge train`'s own code.
 
-Measures, on ../shared/data/dfdc-faces when present (else a generated folder):
+Measures, on ../shared/data/dfdc-faces when present (else the package's demo dataset,
+`deepfake_edge.train.synth.make_demo_dataset`: ORL face photos + blended fakes, no download):
   1. the tf.data pipeline alone (decode -> resize -> augment -> normalise), and
   2. training steps of each architecture fed by that pipeline.
 Small step counts: this is a throughput probe, not a training run.
@@ -11,6 +12,7 @@ Writes benchmarks/results/train_throughput.md naming the machine and the command
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -58,17 +60,34 @@ def main() -> int:
     ap.add_argument("--archs", default="edge-net,seed-cnn")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "train_throughput.md"))
     args = ap.parse_args()
+    with contextlib.ExitStack() as cleanup:
+        data, source = _train_data(Path(args.data), cleanup)
+        rows = _measure(args, data)
+    _write_results(args, source, rows)
+    return 0
 
+
+def _train_data(data: Path, cleanup: contextlib.ExitStack) -> tuple[Path, str]:
+    """The folder to read Train images from, and the results file's line naming it.
+
+    A folder with a Train split is used as given; otherwise the demo dataset is written to a
+    temporary folder (removed on exit), so the script runs on a fresh clone without downloads.
+    """
+    if (data / "Train").is_dir() or any(p.name.lower() == "train" for p in data.glob("*")):
+        return data, str(data)
+    from deepfake_edge.train.synth import make_demo_dataset
+
+    tmp = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="train_throughput_")))
+    info = make_demo_dataset(tmp / "demo")
+    n = info.images["Train"]
+    return Path(info.root), (f"{data} not found; demo dataset instead (deepfake_edge.train.synth.make_demo_dataset: "
+                             f"ORL face photos 92x92 + blended fakes, Train {n['Real']} real + {n['Fake']} fake)")
+
+
+def _measure(args, data: Path) -> list[tuple[str, str, float]]:
     from deepfake_edge.runtime.contract import ModelContract
     from deepfake_edge.train.data import load_split
 
-    data = Path(args.data)
-    source = str(data)
-    if not (data / "Train").is_dir() and not any(p.name.lower() == "train" for p in data.glob("*")):
-        from tests.datagen import make_kaggle_tree
-
-        data = make_kaggle_tree(Path(tempfile.mkdtemp()) / "gen", n_per_class=200, size=128, splits=("Train",))
-        source = "generated (tests/datagen.py, 400 images 128px): dfdc-faces not found"
     contract = ModelContract(input_size=args.size)
     rows = []
     for augment in (False, True):
@@ -80,7 +99,10 @@ def main() -> int:
     for arch in args.archs.split(","):
         ips, params = measure_training(arch, split, args.size, args.steps, args.batch_size)
         rows.append((f"train {arch} (pipeline with augment)", f"{params:,}", ips))
+    return rows
 
+
+def _write_results(args, source: str, rows: list[tuple[str, str, float]]) -> None:
     cmd = "python " + " ".join([os.path.relpath(__file__, REPO), *sys.argv[1:]])
     lines = [
         "# Training throughput",
@@ -99,9 +121,7 @@ def main() -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines))
     print("\n".join(lines))
-    return 0
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(REPO))
     sys.exit(main())
