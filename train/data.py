@@ -13,6 +13,10 @@ labelled Fake. Reals, labelled fakes and SBI fakes are three endless, shuffled s
 mixed by `tf.data.Dataset.sample_from_datasets` with weights 1/2, (1 - r)/2 and r/2, so
 classes stay balanced and r = 1 trains from real faces alone (no Fake folder needed).
 
+Source groups (`groups`, from a CSV such as dfdc-faces' `groups.csv`, see `train.groups`):
+Train then streams each source's images next to each other, with one augmentation seed
+per source, so a fake and the real it was made from share a batch and its jitter.
+
 Only the file LIST is held in memory (paths + labels), so 140k images stream fine.
 Decoding runs in parallel (`num_parallel_calls=AUTOTUNE`) and batches are prefetched.
 A corrupt or unreadable file never crashes a run: it is filtered out, counted, and
@@ -81,6 +85,12 @@ class SplitData:
     dataset: object
     steps: int  # batches per pass over the split
     class_counts: dict = field(default_factory=dict)
+    groups: np.ndarray | None = None  # source id per path when a groups file keeps twins together
+
+    @property
+    def source_groups(self) -> int | None:
+        """Sources with two or more images (twins trained side by side); None without groups."""
+        return None if self.groups is None else int((np.bincount(self.groups) >= 2).sum())
 
 
 def load_example(path: str, label: int, seed: int, contract: ModelContract, train: bool,
@@ -111,7 +121,7 @@ def load_example(path: str, label: int, seed: int, contract: ModelContract, trai
 def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract, *, batch_size: int,
                  train: bool, augment: bool = True, seed: int = 0, skip_log: SkipLog | None = None,
                  repeat: bool = False, augment_options: dict | None = None, sbi_ratio: float = 0.0,
-                 source: str | Path | None = None):
+                 source: str | Path | None = None, groups: np.ndarray | None = None):
     """A batched, prefetched `tf.data.Dataset` yielding (float32 NHWC batch, one-hot labels).
 
     `train=True` shuffles (seeded, reshuffled every epoch) and augments (when `augment`);
@@ -119,7 +129,9 @@ def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract,
     (`steps_per_epoch` then sets the epoch length). `sbi_ratio` > 0 (training only) makes
     that share of the fakes self-blended images of the reals (see the module docstring).
     `source` (the split folder) is named in error messages; without it, the folder the
-    paths share.
+    paths share. `groups` (one source id per path, `train.groups`; training without SBI
+    only) keeps each source's images next to each other, so real/fake twins share a batch,
+    and gives them the same augmentation.
     """
     import tensorflow as tf
 
@@ -149,24 +161,47 @@ def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract,
         return x, label, ok
 
     labels = np.asarray(labels, np.int64)
+    if groups is not None and len(groups) != len(paths):
+        raise ValueError(f"{len(paths)} paths but {len(groups)} group ids")
     if sbi_ratio:
         ds = _sbi_mixture(tf, [str(p) for p in paths], labels, contract, sbi_ratio, seed,
                           source=_where(source, paths))
         if not repeat:
             ds = ds.take(len(paths))
+    elif train and groups is not None:
+        ds = _grouped_stream(tf, [str(p) for p in paths], labels, np.asarray(groups), seed, repeat)
     else:
         ds = tf.data.Dataset.from_tensor_slices(([str(p) for p in paths], labels, np.zeros(len(paths), bool)))
         if train:
             ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
         if repeat:
             ds = ds.repeat()
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    ds = tf.data.Dataset.zip((ds, seeds)).map(lambda e, s: (e[0], e[1], s, e[2]))
+    if not (train and groups is not None and not sbi_ratio):  # grouped streams carry their own seeds
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip((ds, seeds)).map(lambda e, s: (e[0], e[1], s, e[2]))
     # deterministic=True: the same seed gives the same batches (repeatable runs).
     ds = ds.map(_tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.filter(lambda x, y, ok: ok)
     ds = ds.map(lambda x, y, ok: (x, tf.one_hot(y, len(contract.class_names))))
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _grouped_stream(tf, paths: list[str], labels: np.ndarray, groups: np.ndarray, seed: int, repeat: bool):
+    """(path, label, augmentation seed, sbi=False) in `train.groups.group_order`, a new order each epoch."""
+    from deepfake_edge.train.groups import group_order
+
+    def epochs():
+        rng = np.random.default_rng(seed)
+        while True:
+            order, seeds = group_order(groups, rng)
+            for i, s in zip(order.tolist(), seeds.tolist()):
+                yield paths[i], labels[i], s, False
+            if not repeat:
+                return
+
+    signature = (tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64),
+                 tf.TensorSpec((), tf.bool))
+    return tf.data.Dataset.from_generator(epochs, output_signature=signature)
 
 
 def check_sbi_ratio(sbi_ratio: float) -> float:
@@ -242,20 +277,30 @@ def list_train_split(data_dir: str | Path, *, max_per_class: int | None = None, 
 def load_split(data_dir: str | Path, split: str, contract: ModelContract, *, batch_size: int, train: bool,
                augment: bool = True, max_per_class: int | None = None, seed: int = 0,
                skip_log: SkipLog | None = None, repeat: bool = False, sbi_ratio: float = 0.0,
-               augment_options: dict | None = None) -> SplitData:
+               augment_options: dict | None = None, groups_file: str | Path | None = None) -> SplitData:
     """List one split of a Kaggle-layout folder and wrap it in a streaming dataset.
 
     Raises InputError (one line) for a missing split or an empty/missing class folder.
     With `sbi_ratio` > 0 (Train only), `class_counts` also reports the expected share of
-    self-blended fakes under "sbi_ratio".
+    self-blended fakes under "sbi_ratio". `groups_file` (Train only, see `train.groups`)
+    puts real/fake twins from one source side by side; `groups` then holds each image's
+    source id.
     """
     if split.lower() == "train":
         paths, labels = list_train_split(data_dir, max_per_class=max_per_class, seed=seed, sbi_ratio=sbi_ratio)
     else:
         paths, labels = list_split(data_dir, split, max_per_class=max_per_class, seed=seed)
+    groups = None
+    if groups_file is not None and train and not sbi_ratio:
+        from deepfake_edge.train.groups import read_groups
+
+        groups = read_groups(groups_file, paths, split)
+    elif groups_file is not None:
+        log.info("%s: groups file not used (%s)", groups_file,
+                 "self-blended fakes come from reals" if sbi_ratio else f"{split} is not shuffled for training")
     ds = make_dataset(paths, labels, contract, batch_size=batch_size, train=train, augment=augment,
                       seed=seed, skip_log=skip_log, repeat=repeat, sbi_ratio=sbi_ratio,
-                      augment_options=augment_options, source=Path(data_dir) / split)
+                      augment_options=augment_options, source=Path(data_dir) / split, groups=groups)
     counts = {name: int((labels == i).sum()) for i, name in enumerate(contract.class_names)}
     if sbi_ratio:
         counts["sbi_ratio"] = float(sbi_ratio)
@@ -263,4 +308,4 @@ def load_split(data_dir: str | Path, split: str, contract: ModelContract, *, bat
     if sbi_ratio and counts[contract.class_names[contract.fake_index]] == 0:
         steps = max(1, -(-2 * len(paths) // batch_size))  # an epoch sees each real once and as many SBI fakes
     log.info("%s: %d images (%s)", split, len(paths), ", ".join(f"{k} {v}" for k, v in counts.items()))
-    return SplitData(split, paths, labels, ds, steps, counts)
+    return SplitData(split, paths, labels, ds, steps, counts, groups)

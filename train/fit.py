@@ -66,6 +66,7 @@ class TrainConfig:
     weight_decay: float = 0.0  # > 0: AdamW with this decoupled weight decay
     model_options: dict | None = None  # extra keyword arguments for the architecture (e.g. width)
     augment_options: dict | None = None  # keyword arguments for train.augment.augment (strength)
+    groups: str = "auto"  # source groups CSV keeping real/fake twins together: "auto" = <data>/groups.csv, "none"
 
     # Changing these on --resume would make the backup meaningless.
     IDENTITY = ("arch", "img_size", "seed", "pretrained")
@@ -187,11 +188,14 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
           pretrained: bool | None = None, weights: str | None = None, calibrate: bool = True,
           time_budget: float | None = None, sbi_ratio: float | None = None, schedule: str | None = None,
           label_smoothing: float | None = None, weight_decay: float | None = None,
-          model_options: dict | None = None, augment_options: dict | None = None) -> Path:
+          model_options: dict | None = None, augment_options: dict | None = None,
+          groups: str | None = None) -> Path:
     """Train, keep the best epoch by validation AUC, calibrate on Validation; returns the run folder.
 
     `time_budget` is in minutes (None = no limit); `sbi_ratio` is the share of fakes that
-    are self-blended from Train's reals (0 = off, 1 = real faces only).
+    are self-blended from Train's reals (0 = off, 1 = real faces only); `groups` names a
+    source groups CSV (`train.groups`: "auto" uses `<data>/groups.csv` when present,
+    "none" turns it off) so real/fake twins share batches and augmentation.
     """
     out = Path(out_dir)
     resuming = check_run_folder(out, resume)
@@ -200,7 +204,7 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
         epochs=epochs, max_per_class=max_per_class, augment=augment, seed=seed, lr=lr, pretrained=pretrained,
         weights=weights, time_budget=time_budget, sbi_ratio=sbi_ratio, schedule=schedule,
         label_smoothing=label_smoothing, weight_decay=weight_decay, model_options=model_options,
-        augment_options=augment_options))
+        augment_options=augment_options, groups=groups))
     if not cfg.data_dir:
         raise InputError("no --data folder given")
     from deepfake_edge.train.models import get_arch
@@ -209,6 +213,9 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise InputError(f"epochs and batch size must be at least 1 (got {cfg.epochs}, {cfg.batch_size})")
     _check_recipe(cfg)
+    from deepfake_edge.train.groups import resolve_groups_file
+
+    groups_file = resolve_groups_file(cfg.groups, cfg.data_dir)
     contract = ModelContract(input_size=cfg.img_size, arch=cfg.arch, normalization=spec.normalization).validate(
         "training settings")
 
@@ -219,7 +226,7 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
     train_data = load_split(cfg.data_dir, "Train", contract, batch_size=cfg.batch_size, train=True,
                             augment=cfg.augment, max_per_class=cfg.max_per_class, seed=cfg.seed,
                             skip_log=skip_log, repeat=True, sbi_ratio=cfg.sbi_ratio,
-                            augment_options=cfg.augment_options)
+                            augment_options=cfg.augment_options, groups_file=groups_file)
     val_data = load_split(cfg.data_dir, "Validation", contract, batch_size=cfg.batch_size, train=False,
                           max_per_class=cfg.max_per_class, seed=cfg.seed, skip_log=skip_log)
     config_text = json.dumps(asdict(cfg), indent=2) + "\n"
@@ -322,6 +329,8 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
             "time_budget_min": cfg.time_budget,
             "stopped_by_time_budget": bool(budget is not None and budget.stopped),
             "sbi_ratio": cfg.sbi_ratio,
+            "groups_file": str(groups_file) if train_data.groups is not None else None,
+            "source_groups": train_data.source_groups,
             "schedule": cfg.schedule,
             "label_smoothing": cfg.label_smoothing,
             "weight_decay": cfg.weight_decay,

@@ -36,6 +36,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--label-smoothing", type=float, default=None, metavar="X", help="label smoothing (default 0)")
     parser.add_argument("--weight-decay", type=float, default=None, metavar="X",
                         help="decoupled weight decay (AdamW) (default 0: plain Adam)")
+    parser.add_argument("--groups", default=None, metavar="CSV|auto|none",
+                        help="source groups CSV (columns file, source[, split, label]): images made from one "
+                             "source video, e.g. a fake and its real twin, share a batch and its augmentation; "
+                             "default auto = DATA/groups.csv when present")
     parser.add_argument("--width", type=float, default=None, metavar="X",
                         help="channel-width multiplier for edge-net (default 1.0)")
 
@@ -54,7 +58,7 @@ def run(args) -> int:
                 epochs=args.epochs, max_per_class=args.max_per_class, augment=args.augment, resume=args.resume,
                 seed=args.seed, lr=args.lr, pretrained=args.pretrained, weights=args.weights,
                 time_budget=args.time_budget, sbi_ratio=sbi_ratio_of(args), schedule=args.schedule,
-                label_smoothing=args.label_smoothing, weight_decay=args.weight_decay,
+                label_smoothing=args.label_smoothing, weight_decay=args.weight_decay, groups=args.groups,
                 model_options={"width": args.width} if args.width is not None else None)
     print(f"run folder: {out}")
     return 0
