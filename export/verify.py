@@ -177,6 +177,9 @@ def _evaluate(fmt: Format, path: Path, paths: list[Path], labels: np.ndarray, re
         entry.reasons = [f"{type(exc).__name__}: {first_line(exc)}"]
         return entry
 
+    if not np.all(np.isfinite(probs)):  # a broken conversion: this row errors, the others still run
+        entry.reasons = [f"{int(np.sum(~np.isfinite(probs)))} outputs are NaN or infinite"]
+        return entry
     fake = fake_probability(probs, contract)
     entry.accuracy = round(accuracy_pct(fake, labels, contract), 4)
     entry.auc = auc(fake, labels, contract)

@@ -85,6 +85,27 @@ def test_perturbed_onnx_weights_fail_verify(exported, eval_data, tmp_path):
     assert len(report.failures) == 1 and report.failures[0].startswith("onnx: max |Δp|")
 
 
+def test_an_export_that_outputs_nan_is_an_error_row_and_the_others_still_run(exported, eval_data, tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    from deepfake_edge.export.verify import verify_run
+
+    run = copy_run(exported, tmp_path / "nan")
+    model = onnx.load(str(run / "model.onnx"))
+    for init in model.graph.initializer:
+        w = numpy_helper.to_array(init)
+        if w.dtype == np.float32 and w.size > 16:
+            init.CopyFrom(numpy_helper.from_array(np.full_like(w, np.nan), init.name))
+    onnx.save(model, str(run / "model.onnx"))
+
+    report = verify_run(run, eval_data, formats=["onnx", "tflite"])
+    entries = {e.format: e for e in report.entries}
+    assert entries["onnx"].status == "error" and "are NaN or infinite" in entries["onnx"].reasons[0]
+    assert entries["tflite"].status == "pass"
+    assert report.failures == [f"onnx: {entries['onnx'].reasons[0]}"]
+
+
 @pytest.mark.parametrize("precision, change, figure", [
     ("fp16", {"delta_auc": -0.003}, "ΔAUC"),
     ("int8", {"delta_auc": -0.02}, "ΔAUC"),
