@@ -163,12 +163,13 @@ def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract,
     labels = np.asarray(labels, np.int64)
     if groups is not None and len(groups) != len(paths):
         raise ValueError(f"{len(paths)} paths but {len(groups)} group ids")
+    grouped = bool(train and groups is not None and not sbi_ratio)
     if sbi_ratio:
         ds = _sbi_mixture(tf, [str(p) for p in paths], labels, contract, sbi_ratio, seed,
                           source=_where(source, paths))
         if not repeat:
             ds = ds.take(len(paths))
-    elif train and groups is not None:
+    elif grouped:
         ds = _grouped_stream(tf, [str(p) for p in paths], labels, np.asarray(groups), seed, repeat)
     else:
         ds = tf.data.Dataset.from_tensor_slices(([str(p) for p in paths], labels, np.zeros(len(paths), bool)))
@@ -176,7 +177,7 @@ def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract,
             ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
         if repeat:
             ds = ds.repeat()
-    if not (train and groups is not None and not sbi_ratio):  # grouped streams carry their own seeds
+    if not grouped:  # a grouped stream carries its own seeds, one per source
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
         ds = tf.data.Dataset.zip((ds, seeds)).map(lambda e, s: (e[0], e[1], s, e[2]))
     # deterministic=True: the same seed gives the same batches (repeatable runs).
