@@ -6,11 +6,13 @@ robustness table (accuracy / AUC per corruption), parameters, FLOPs per image an
 ONNX Runtime latency of the exported model, and the wall / CPU seconds training took.
 
     .venv/bin/python benchmarks/quality.py                    # both recipes, 12 min each
-    .venv/bin/python benchmarks/quality.py --budget 12 --recipes seed,edge
+    .venv/bin/python benchmarks/quality.py --budget 12 --recipes seed,edge --seeds 42,7
     .venv/bin/python benchmarks/quality.py experiment NAME --recipe edge --set img_size=96 --set sbi_ratio=0.5
 
 Writes benchmarks/results/quality.md and quality.json (machine, command, numbers) and
-keeps the run folders at runs/dfdc-seed and runs/dfdc-edge (reused by verify and bench).
+keeps the run folders at runs/dfdc-seed and runs/dfdc-edge (reused by verify and bench;
+further `--seeds` train into runs/dfdc-<recipe>-s<seed>, and the comparison uses the
+mean Test AUC over seeds, since one run's AUC moves with its training seed).
 `experiment` trains one variant into runs/experiments/NAME and appends its settings and
 Validation / Test AUC to benchmarks/results/quality.experiments.jsonl, the record of how
 the edge recipe was chosen.
@@ -38,9 +40,11 @@ log = logging.getLogger("quality")
 RECIPES: dict[str, dict] = {
     # The seed project's recipe (its network, Adam 1e-3, plateau schedule, standard
     # augmentation) at the input size a 2-core CPU can afford.
-    "seed": dict(arch="seed-cnn", img_size=64, batch_size=32, lr=1e-3, schedule="plateau"),
+    "seed": dict(arch="seed-cnn", img_size=64, batch_size=32, lr=1e-3, schedule="plateau", groups="none"),
     # The edge recipe, chosen by the experiments recorded in quality.experiments.jsonl.
-    "edge": dict(arch="edge-net", img_size=96, batch_size=32, lr=2e-3, schedule="cosine", label_smoothing=0.1),
+    # groups="auto": real/fake twins from one source video side by side (dfdc-faces' groups.csv).
+    "edge": dict(arch="edge-net", img_size=96, batch_size=32, lr=2e-3, schedule="cosine", label_smoothing=0.1,
+                 groups="auto"),
 }
 # Today's `deepfake-edge demo` training settings (app/demo.py DemoSettings), for demo experiments.
 RECIPES["demo"] = dict(arch="edge-net", img_size=64, batch_size=16, epochs=12, lr=3e-3)
@@ -155,14 +159,22 @@ def to_markdown(results: dict[str, dict], meta: dict, experiments: list[dict]) -
         "| | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),
     ]
+    seeds = meta.get("seeds") or [42]
     if "edge_minus_seed_test_auc" in meta:
-        lines[-2:-2] = [f"Edge minus seed: Test AUC {meta['edge_minus_seed_test_auc']:+.3f}; edge batch-1 latency "
-                        f"{meta['edge_latency_fraction']:.0%} of the seed's.", ""]
+        over = f" (mean over training seeds {', '.join(map(str, seeds))})" if len(seeds) > 1 else ""
+        lines[-2:-2] = [f"Edge minus seed: Test AUC {meta['edge_minus_seed_test_auc']:+.3f}{over}; edge batch-1 "
+                        f"latency {meta['edge_latency_fraction']:.0%} of the seed's.", ""]
+    if len(seeds) > 1:
+        lines[-2:-2] = [f"Each recipe was trained once per seed ({', '.join(map(str, seeds))}); the table's "
+                        f"single-run rows are seed {seeds[0]}'s model, the mean rows average all seeds.", ""]
     rows = [
         ("architecture", "arch"), ("input (px)", "input_size"), ("recipe", "recipe"), ("parameters", "params"),
         ("MFLOPs / image", "mflops_per_image"), ("ONNX size (MB)", "onnx_mb"),
         ("batch-1 ONNX latency p50 (ms)", "latency_b1_ms_p50"), ("batch-1 ONNX latency p95 (ms)", "latency_b1_ms_p95"),
-        ("Test accuracy", "test_accuracy"), ("Test AUC", "test_auc"), ("Test ECE (calibrated)", "test_ece"),
+        ("Test accuracy", "test_accuracy"), ("Test AUC", "test_auc"),
+        *((("Test AUC per seed", "per_seed_auc"), ("Test AUC mean (spread)", "auc_mean"),
+           ("Test accuracy mean (spread)", "acc_mean")) if len(seeds) > 1 else ()),
+        ("Test ECE (calibrated)", "test_ece"),
         ("Test ECE (uncalibrated)", "test_ece_uncalibrated"), ("Validation AUC", "val_auc"),
         ("epochs in budget (best)", "epochs"), ("training wall s", "train_wall_s"), ("training CPU s", "train_cpu_s"),
     ]
@@ -174,6 +186,11 @@ def to_markdown(results: dict[str, dict], meta: dict, experiments: list[dict]) -
                 v = ", ".join(f"{k}={val}" for k, val in r["recipe"].items() if k not in ("arch", "img_size"))
             elif key == "epochs":
                 v = f"{r['epochs_run']} ({r['best_epoch']})"
+            elif key == "per_seed_auc":
+                v = " / ".join(_f(p["test_auc"]) for p in r.get("per_seed", []))
+            elif key in ("auc_mean", "acc_mean"):
+                k = "test_auc" if key == "auc_mean" else "test_accuracy"
+                v = f"{_f(r.get(k + '_mean'))} ({_f(r.get(k + '_spread'))})"
             else:
                 v = r.get(key)
             vals.append(_f(v, 1 if key in ("mflops_per_image", "train_wall_s", "train_cpu_s") else 3))
@@ -208,7 +225,8 @@ def to_markdown(results: dict[str, dict], meta: dict, experiments: list[dict]) -
               "without it the edge model overfits within 7 epochs).",
               "- DFDC face swaps are made at video resolution and re-encoded; at 64-96 px most blending "
               "evidence is gone. Larger inputs cost training epochs inside a fixed budget.",
-              "- Test has 1,000 images: an AUC difference below about 0.03 is within noise (one seed per run).",
+              "- Test has 1,000 images: an AUC difference below about 0.03 is within sampling noise, and "
+              "training seeds move a run's AUC as well (see the per-seed rows when there are several).",
               "- Latency is measured on a shared machine: compare the two columns, not with other tables."]
     demo = [e for e in experiments if e["recipe"] == "demo"]
     if demo:
@@ -270,27 +288,54 @@ def run_experiment(args) -> int:
     return 0
 
 
+def run_dir(name: str, seed: int, first: bool) -> Path:
+    """runs/dfdc-<recipe> for the first seed (reused by verify and bench), runs/dfdc-<recipe>-s<seed> after."""
+    return REPO / "runs" / (RUN_NAMES[name] if first else f"{RUN_NAMES[name]}-s{seed}")
+
+
+SEED_KEYS = ("test_auc", "test_accuracy", "test_ece", "val_auc", "epochs_run", "best_epoch", "train_wall_s")
+
+
+def seed_summary(per_seed: list[dict]) -> dict:
+    """Mean and spread (max - min) of Test AUC / accuracy over the training seeds of one recipe."""
+    out = {}
+    for key in ("test_auc", "test_accuracy"):
+        vals = [r[key] for r in per_seed if r.get(key) is not None]
+        out[f"{key}_mean"] = sum(vals) / len(vals) if vals else None
+        out[f"{key}_spread"] = max(vals) - min(vals) if len(vals) > 1 else None
+    return out
+
+
 def run_comparison(args) -> int:
     from deepfake_edge.runtime.profile import machine_info
 
     data = Path(args.data)
+    seeds = [int(s) for s in str(args.seeds).split(",")]
     t0 = time.time()
     results = {}
     for name in args.recipes.split(","):
         recipe = RECIPES[name]
-        run = REPO / "runs" / RUN_NAMES[name]
-        if not args.measure_only:
-            log.info("training %s recipe into %s (%s min budget)", name, run, args.budget)
-            train_recipe(recipe, data, run, args.budget)
-        results[name] = {"recipe": recipe, **measure_run(run, data, robustness=not args.no_robustness)}
-        log.info("%s: %s", name, {k: results[name][k] for k in ("test_auc", "test_accuracy", "latency_b1_ms_p50")})
+        per_seed = []
+        for i, seed in enumerate(seeds):
+            run = run_dir(name, seed, first=i == 0)
+            if not args.measure_only:
+                log.info("training %s recipe, seed %d, into %s (%s min budget)", name, seed, run, args.budget)
+                train_recipe(recipe, data, run, args.budget, seed=seed)
+            # Robustness and latency of the first seed's model; Test metrics of every seed.
+            m = measure_run(run, data, robustness=i == 0 and not args.no_robustness,
+                            latency_seconds=3.0 if i == 0 else 0.5)
+            per_seed.append({"seed": seed, **{k: m[k] for k in SEED_KEYS}})
+            if i == 0:
+                results[name] = {"recipe": recipe, **m}
+            log.info("%s seed %d: %s", name, seed, per_seed[-1])
+        results[name].update(per_seed=per_seed, **seed_summary(per_seed))
     meta = {"machine": machine_info(), "data": os.path.relpath(data, REPO), "budget_min": args.budget,
-            "images": _split_counts(data),
+            "images": _split_counts(data), "seeds": seeds,
             "command": "python benchmarks/quality.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "total_wall_s": time.time() - t0}
     if "seed" in results and "edge" in results:
         s, e = results["seed"], results["edge"]
-        meta["edge_minus_seed_test_auc"] = e["test_auc"] - s["test_auc"]
+        meta["edge_minus_seed_test_auc"] = e["test_auc_mean"] - s["test_auc_mean"]
         meta["edge_latency_fraction"] = e["latency_b1_ms_p50"] / s["latency_b1_ms_p50"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "quality.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
@@ -309,6 +354,7 @@ def main(argv=None) -> int:
     exp.add_argument("--recipe", default="edge", choices=sorted(RECIPES))
     exp.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="override a train() argument")
     ap.add_argument("--recipes", default="seed,edge")
+    ap.add_argument("--seeds", default="42", help="training seeds, comma-separated (each recipe trains once per seed)")
     ap.add_argument("--no-robustness", action="store_true")
     ap.add_argument("--measure-only", action="store_true", help="re-measure the existing run folders")
     ap.add_argument("--report-only", action="store_true",

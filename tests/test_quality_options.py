@@ -242,3 +242,25 @@ def test_quality_report_summarises_robustness_and_names_machine_and_command():
     md = q.to_markdown({"edge": result}, meta, [])
     assert "Test CPU, 2 cores" in md and "`python benchmarks/quality.py --budget 3`" in md
     assert "| Test AUC | 0.700 |" in md and "| jpeg | 0.650 (0.650) |" in md and "| parameters | 1,234 |" in md
+
+
+def test_quality_report_with_several_seeds_compares_the_mean_auc():
+    q = _quality_module()
+    per_seed = {"seed": [{"test_auc": 0.60, "test_accuracy": 0.55}, {"test_auc": 0.64, "test_accuracy": 0.61}],
+                "edge": [{"test_auc": 0.70, "test_accuracy": 0.66}, {"test_auc": 0.76, "test_accuracy": 0.70}]}
+    summaries = {n: q.seed_summary(p) for n, p in per_seed.items()}
+    assert summaries["seed"]["test_auc_mean"] == pytest.approx(0.62)
+    assert summaries["edge"]["test_auc_spread"] == pytest.approx(0.06)
+    assert summaries["edge"]["test_accuracy_mean"] == pytest.approx(0.68)
+    assert q.seed_summary(per_seed["seed"][:1])["test_auc_spread"] is None
+    results = {n: {"recipe": {"arch": n}, "arch": n, "test_auc": per_seed[n][0]["test_auc"], "epochs_run": 3,
+                   "best_epoch": 3, "robustness": {}, "latency_b1_ms_p50": 1.0, "per_seed": per_seed[n],
+                   **summaries[n]} for n in per_seed}
+    meta = {"machine": {"cpu": "Test CPU", "cores": 2, "os": "Linux"}, "data": "d", "budget_min": 3, "seeds": [42, 7],
+            "command": "python benchmarks/quality.py --seeds 42,7", "date": "today", "total_wall_s": 60,
+            "edge_minus_seed_test_auc": 0.11, "edge_latency_fraction": 0.5}
+    md = q.to_markdown(results, meta, [])
+    assert "Test AUC +0.110 (mean over training seeds 42, 7)" in md
+    assert "| Test AUC per seed | 0.600 / 0.640 | 0.700 / 0.760 |" in md
+    assert "| Test AUC mean (spread) | 0.620 (0.040) | 0.730 (0.060) |" in md
+    assert q.run_dir("edge", 7, first=False).name == "dfdc-edge-s7" and q.run_dir("edge", 42, first=True).name == "dfdc-edge"
