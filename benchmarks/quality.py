@@ -318,7 +318,7 @@ def run_comparison(args) -> int:
         per_seed = []
         for i, seed in enumerate(seeds):
             run = run_dir(name, seed, first=i == 0)
-            if not args.measure_only:
+            if not args.measure_only and (args.train is None or name in args.train.split(",")):
                 log.info("training %s recipe, seed %d, into %s (%s min budget)", name, seed, run, args.budget)
                 train_recipe(recipe, data, run, args.budget, seed=seed)
             # Robustness and latency of the first seed's model; Test metrics of every seed.
@@ -357,6 +357,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", default="42", help="training seeds, comma-separated (each recipe trains once per seed)")
     ap.add_argument("--no-robustness", action="store_true")
     ap.add_argument("--measure-only", action="store_true", help="re-measure the existing run folders")
+    ap.add_argument("--train", default=None, metavar="RECIPES",
+                    help="train only these recipes (comma-separated); the others are re-measured from their run folders")
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite quality.md from quality.json and the experiment record (no training)")
     args = ap.parse_args(argv)

@@ -10,7 +10,7 @@ import pytest
 from deepfake_edge.runtime.contract import ModelContract
 from deepfake_edge.runtime.dataset import list_split
 from deepfake_edge.runtime.errors import InputError
-from deepfake_edge.train.groups import group_order, read_groups, resolve_groups_file
+from deepfake_edge.train.groups import group_members, read_groups, resolve_groups_file
 from tests.test_evaluate import cli_main
 from tests.test_quality_options import _assert_complete_and_calibrated, _train_args
 
@@ -87,18 +87,14 @@ def test_groups_setting_auto_none_or_a_path(tiny_data, tmp_path):
         resolve_groups_file(str(tmp_path / "missing.csv"), data)
 
 
-def test_group_order_keeps_groups_contiguous_with_one_seed_each():
+def test_group_members_lists_each_source_once_padded():
     group = np.array([3, 0, 1, 0, 2, 3, 3, 1, 4])
-    order, seeds = group_order(group, np.random.default_rng(0))
-    assert sorted(order.tolist()) == list(range(len(group)))
-    runs = [g for i, g in enumerate(group[order]) if i == 0 or g != group[order][i - 1]]
-    assert sorted(runs) == [0, 1, 2, 3, 4]  # each group appears as ONE run
-    for g in range(5):
-        assert len(set(seeds[group[order] == g].tolist())) == 1
-    assert len(set(seeds.tolist())) == 5
-    again, _ = group_order(group, np.random.default_rng(0))
-    other, _ = group_order(group, np.random.default_rng(1))
-    assert np.array_equal(order, again) and not np.array_equal(order, other)
+    members = group_members(group)
+    assert members.shape == (5, 3)
+    rows = [sorted(i for i in row if i >= 0) for row in members.tolist()]
+    assert rows == [[1, 3], [2, 7], [4], [0, 5, 6], [8]]
+    assert (members < 0).sum() == 15 - 9
+    assert group_members(np.zeros(0, np.int64)).shape == (0, 1)
 
 
 def test_twins_share_a_batch_and_their_augmentation(tmp_path, tiny_data):

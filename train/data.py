@@ -188,21 +188,23 @@ def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract,
 
 
 def _grouped_stream(tf, paths: list[str], labels: np.ndarray, groups: np.ndarray, seed: int, repeat: bool):
-    """(path, label, augmentation seed, sbi=False) in `train.groups.group_order`, a new order each epoch."""
-    from deepfake_edge.train.groups import group_order
+    """(path, label, augmentation seed, sbi=False): sources shuffled every epoch, each source's
+    images next to each other under one seed.
 
-    def epochs():
-        rng = np.random.default_rng(seed)
-        while True:
-            order, seeds = group_order(groups, rng)
-            for i, s in zip(order.tolist(), seeds.tolist()):
-                yield paths[i], labels[i], s, False
-            if not repeat:
-                return
+    Built from tensors, not a Python generator: a generator holds the GIL against the
+    parallel decoders and cost up to half the training throughput (measured on dfdc-faces).
+    """
+    from deepfake_edge.train.groups import group_members
 
-    signature = (tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64),
-                 tf.TensorSpec((), tf.bool))
-    return tf.data.Dataset.from_generator(epochs, output_signature=signature)
+    members = group_members(groups)  # (sources, largest group), -1 pads
+    paths_t, labels_t = tf.constant(paths), tf.constant(labels)
+    ds = tf.data.Dataset.from_tensor_slices(members).shuffle(len(members), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    ds = tf.data.Dataset.zip((ds, seeds)).map(lambda m, s: (m, tf.fill(tf.shape(m), s))).unbatch()
+    ds = ds.filter(lambda i, s: i >= 0)
+    return ds.map(lambda i, s: (tf.gather(paths_t, i), tf.gather(labels_t, i), s, tf.constant(False)))
 
 
 def check_sbi_ratio(sbi_ratio: float) -> float:

@@ -16,8 +16,9 @@ folders (dfdc-faces: `split,label,file,source_video`). Rows for other splits and
 files not in the training list are ignored; training files with no row form a group of
 their own.
 
-`group_order` turns (paths, group ids) into an epoch order with each group contiguous
-and one augmentation seed per group; `train.data.make_dataset` streams it.
+`group_members` turns the group ids into one row of image indices per source;
+`train.data.make_dataset` shuffles the rows each epoch and streams each row's images
+together, under one augmentation seed.
 """
 from __future__ import annotations
 
@@ -120,18 +121,18 @@ def _read_rows(groups_file: Path) -> tuple[list[tuple[int, dict]], str]:
     return rows, source_col
 
 
-def group_order(group: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(image indices, augmentation seeds) for one epoch: groups in random order, each
-    group's images next to each other and sharing one seed."""
+def group_members(group: np.ndarray) -> np.ndarray:
+    """(sources, largest group) int64 matrix of image indices per source, padded with -1.
+
+    The training stream shuffles its rows every epoch and emits each row's images
+    together, under one augmentation seed.
+    """
     group = np.asarray(group, np.int64)
+    if group.size == 0:
+        return np.zeros((0, 1), np.int64)
     members = np.argsort(group, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(group[members]) != 0])
-    bounds = np.r_[starts, len(members)]
-    order, seeds = [], []
-    for g in rng.permutation(len(starts)):
-        idx = members[bounds[g]:bounds[g + 1]]
-        order.append(idx)
-        seeds.append(np.full(len(idx), rng.integers(0, 2**62), np.int64))
-    if not order:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(order), np.concatenate(seeds)
+    _, starts, sizes = np.unique(group[members], return_index=True, return_counts=True)
+    out = np.full((len(starts), int(sizes.max())), -1, np.int64)
+    for row, (start, size) in enumerate(zip(starts, sizes)):
+        out[row, :size] = members[start:start + size]
+    return out
