@@ -191,8 +191,8 @@ def _grouped_stream(tf, paths: list[str], labels: np.ndarray, groups: np.ndarray
     """(path, label, augmentation seed, sbi=False): sources shuffled every epoch, each source's
     images next to each other under one seed.
 
-    Built from tensors, not a Python generator: a generator holds the GIL against the
-    parallel decoders and cost up to half the training throughput (measured on dfdc-faces).
+    Built from tensors, not a Python generator: a generator would need the GIL that the
+    parallel decoders (`tf.numpy_function`) also need.
     """
     from deepfake_edge.train.groups import group_members
 
