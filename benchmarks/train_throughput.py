@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from deepfake_edge.runtime.profile import machine_summary
+from deepfake_edge.runtime.profile import machine_summary, nvidia_gpus
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[1]
@@ -107,7 +107,7 @@ def _write_results(args, source: str, rows: list[tuple[str, str, float]]) -> Non
     lines = [
         "# Training throughput",
         "",
-        f"- Machine: {machine_summary()}, no GPU",
+        f"- Machine: {machine_summary()}, GPU: {', '.join(nvidia_gpus()) or 'none'}",
         f"- Data: {source}",
         f"- Input {args.size}x{args.size}, batch {args.batch_size}, {args.steps} timed steps after warm-up",
         f"- Command: `{cmd}`",
