@@ -239,7 +239,8 @@ def test_quality_report_summarises_robustness_and_names_machine_and_command():
               "params": 1234, "test_auc": 0.7, "epochs_run": 5, "best_epoch": 4, "robustness": summary}
     meta = {"machine": {"cpu": "Test CPU", "cores": 2, "os": "Linux"}, "data": "d", "budget_min": 3,
             "command": "python benchmarks/quality.py --budget 3", "date": "today", "total_wall_s": 60}
-    md = q.to_markdown({"edge": result}, meta, [])
+    md = q.to_markdown({"edge": result}, meta, [], notes="## Notes\n\nWritten by hand.\n")
+    assert md.rstrip().endswith("## Notes\n\nWritten by hand.")
     assert "Test CPU, 2 cores" in md and "`python benchmarks/quality.py --budget 3`" in md
     assert "| Test AUC | 0.700 |" in md and "| jpeg | 0.650 (0.650) |" in md and "| parameters | 1,234 |" in md
 
@@ -264,3 +265,18 @@ def test_quality_report_with_several_seeds_compares_the_mean_auc():
     assert "| Test AUC per seed | 0.600 / 0.640 | 0.700 / 0.760 |" in md
     assert "| Test AUC mean (spread) | 0.620 (0.040) | 0.730 (0.060) |" in md
     assert q.run_dir("edge", 7, first=False).name == "dfdc-edge-s7" and q.run_dir("edge", 42, first=True).name == "dfdc-edge"
+
+
+def test_quality_benchmark_trains_each_recipe_in_its_own_process_with_the_recipe_settings(tiny_data, tmp_path):
+    q = _quality_module()
+    out = tmp_path / "run"
+    (out / "stale").mkdir(parents=True)  # a fresh run replaces what a previous one left
+    recipe = {"arch": "tiny-cnn", "img_size": 32, "batch_size": 8, "lr": 3e-3, "groups": "none"}
+    assert q.train_recipe(recipe, tiny_data, out, None, epochs=2, seed=5) == out
+    assert not (out / "stale").exists()
+    config = json.loads((out / "train_config.json").read_text())
+    assert (config["arch"], config["img_size"], config["epochs"], config["seed"]) == ("tiny-cnn", 32, 2, 5)
+    assert json.loads((out / "contract.json").read_text())["training"]["epochs_run"] == 2
+    with pytest.raises(RuntimeError, match="training tiny-cnn into .* failed"):
+        q.train_recipe({**recipe, "img_size": -1}, tiny_data, tmp_path / "bad", None, epochs=1)
+
