@@ -280,3 +280,31 @@ def test_quality_benchmark_trains_each_recipe_in_its_own_process_with_the_recipe
     with pytest.raises(RuntimeError, match="training tiny-cnn into .* failed"):
         q.train_recipe({**recipe, "img_size": -1}, tiny_data, tmp_path / "bad", None, epochs=1)
 
+
+def test_edge_net_fused_blocks_replace_the_leading_depthwise_blocks():
+    import keras
+
+    from deepfake_edge.train.models import build_model
+
+    model = build_model("edge-net", input_size=64, fused_blocks=3)
+    names = [l.name for l in model.layers]
+    assert {"s0b0_fused_conv", "s1b0_fused_conv", "s1b1_fused_conv"} <= set(names)
+    assert "s2b0_fused_conv" not in names and "s2b0_dw" in names  # the fourth block keeps its depthwise conv
+    assert not any(n.startswith(("s0b0_dw", "s1b0_dw", "s1b1_dw")) for n in names)
+    for conv in (l for l in model.layers if isinstance(l, keras.layers.Conv2D)):
+        assert [type(n.operation) for n in conv._outbound_nodes] == [keras.layers.BatchNormalization], conv.name
+    assert model.count_params() > build_model("edge-net", input_size=64, fused_blocks=0).count_params()
+    assert "s1b1_dw" in [l.name for l in build_model("edge-net", input_size=64, fused_blocks=0).layers]
+
+
+def test_train_command_passes_edge_net_options_only_when_given():
+    import argparse
+
+    from deepfake_edge.app.commands import train as train_command
+
+    parser = argparse.ArgumentParser()
+    train_command.add_arguments(parser)
+    base = ["--data", "d", "--out", "o"]
+    assert train_command.model_options_of(parser.parse_args(base)) is None  # the architecture's own defaults
+    args = parser.parse_args([*base, "--width", "0.5", "--fused-blocks", "0"])
+    assert train_command.model_options_of(args) == {"width": 0.5, "fused_blocks": 0}

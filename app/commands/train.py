@@ -42,6 +42,8 @@ def add_arguments(parser) -> None:
                              "default auto = DATA/groups.csv when present")
     parser.add_argument("--width", type=float, default=None, metavar="X",
                         help="channel-width multiplier for edge-net (default 1.0)")
+    parser.add_argument("--fused-blocks", type=int, default=None, metavar="N",
+                        help="edge-net blocks built as Fused-MBConv, counted from the input (default: edge-net's)")
 
 
 def sbi_ratio_of(args) -> float | None:
@@ -49,6 +51,12 @@ def sbi_ratio_of(args) -> float | None:
     if args.sbi_ratio is not None:
         return args.sbi_ratio
     return 0.5 if args.sbi else None
+
+
+def model_options_of(args) -> dict | None:
+    """Architecture options given on the command line (None: the run's or the architecture's own)."""
+    options = {k: v for k, v in (("width", args.width), ("fused_blocks", args.fused_blocks)) if v is not None}
+    return options or None
 
 
 def run(args) -> int:
@@ -59,6 +67,6 @@ def run(args) -> int:
                 seed=args.seed, lr=args.lr, pretrained=args.pretrained, weights=args.weights,
                 time_budget=args.time_budget, sbi_ratio=sbi_ratio_of(args), schedule=args.schedule,
                 label_smoothing=args.label_smoothing, weight_decay=args.weight_decay, groups=args.groups,
-                model_options={"width": args.width} if args.width is not None else None)
+                model_options=model_options_of(args))
     print(f"run folder: {out}")
     return 0
