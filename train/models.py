@@ -6,9 +6,9 @@ expects, so training writes the right contract and nothing downstream guesses.
 
 - `seed-cnn`: the original project's network (Conv2D -> BatchNorm -> MaxPool -> Dropout
   blocks, dense head, 2-way softmax).
-- `edge-net`: depthwise-separable / inverted-residual network with BatchNorm before
-  every activation (so BN folds into the convolution on export), sized for batch-1 CPU
-  latency.
+- `edge-net`: inverted-residual network (Fused-MBConv in the first, high-resolution
+  blocks, depthwise-separable after) with BatchNorm before every activation (so BN folds
+  into the convolution on export), sized for batch-1 CPU latency.
 - `tiny-cnn`: a few thousand parameters, for tests and smoke runs.
 - `mobilenetv3-small`, `efficientnet-b0`: Keras applications; ImageNet weights with
   `pretrained=True` (downloaded once by Keras, or read from `weights_path`).
