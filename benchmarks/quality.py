@@ -48,7 +48,7 @@ RECIPES: dict[str, dict] = {
     "seed": dict(arch="seed-cnn", img_size=64, batch_size=32, lr=1e-3, schedule="plateau", groups="none"),
     # The edge recipe, chosen by the experiments recorded in quality.experiments.jsonl.
     # groups="auto": real/fake twins from one source video side by side (dfdc-faces' groups.csv).
-    "edge": dict(arch="edge-net", img_size=96, batch_size=32, lr=2e-3, schedule="cosine", label_smoothing=0.1,
+    "edge": dict(arch="edge-net", img_size=96, batch_size=32, lr=4e-3, schedule="cosine", label_smoothing=0.1,
                  groups="auto"),
 }
 # Today's `deepfake-edge demo` training settings (app/demo.py DemoSettings), for demo experiments.
