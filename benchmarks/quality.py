@@ -51,8 +51,18 @@ RECIPES: dict[str, dict] = {
     "edge": dict(arch="edge-net", img_size=96, batch_size=32, lr=4e-3, schedule="cosine", label_smoothing=0.1,
                  groups="auto"),
 }
-# Today's `deepfake-edge demo` training settings (app/demo.py DemoSettings), for demo experiments.
-RECIPES["demo"] = dict(arch="edge-net", img_size=64, batch_size=16, epochs=12, lr=3e-3)
+
+
+def _demo_recipe() -> dict:
+    """Today's `deepfake-edge demo` training settings (app/demo.py DemoSettings), for demo experiments."""
+    from deepfake_edge.app.demo import DemoSettings
+
+    s = DemoSettings()
+    return dict(arch=s.arch, img_size=s.img_size, batch_size=s.batch_size, epochs=s.epochs, lr=s.lr,
+                model_options=s.model_options)
+
+
+RECIPES["demo"] = _demo_recipe()
 RUN_NAMES = {"seed": "dfdc-seed", "edge": "dfdc-edge"}
 DEMO_DATA = REPO / "runs" / "demo-data"
 
@@ -253,7 +263,8 @@ def to_markdown(results: dict[str, dict], meta: dict, experiments: list[dict], n
     demo = [e for e in experiments if e["recipe"] == "demo"]
     if demo:
         lines += ["", "## Demo training settings (the demo's own ORL + self-blended data, no budget)", "",
-                  f"Base: {RECIPES['demo']} (today's app/demo.py DemoSettings). Run at low priority beside "
+                  f"Base: {demo[0].get('full_settings', RECIPES['demo'])} (app/demo.py DemoSettings when "
+                  f"{demo[0]['name']} ran; today's: {RECIPES['demo']}). Run at low priority beside "
                   "other training, so wall seconds are inflated; training CPU seconds compare the cost. "
                   "Demo Test is 60 + 60 images (6 people): AUC moves by about 0.05 from noise alone.", "",
                   "| name | settings | epochs | train + calibrate wall (s) | training CPU (s) | Val AUC | Test AUC | Test acc |",
