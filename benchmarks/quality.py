@@ -7,6 +7,7 @@ ONNX Runtime latency of the exported model, and the wall / CPU seconds training 
 
     .venv/bin/python benchmarks/quality.py                    # both recipes, 12 min each
     .venv/bin/python benchmarks/quality.py --budget 12 --recipes seed,edge --seeds 42,7
+    .venv/bin/python benchmarks/quality.py --budget 12 --seeds 42,7,1 --reuse   # add a seed, keep the rest
     .venv/bin/python benchmarks/quality.py experiment NAME --recipe edge --set img_size=96 --set sbi_ratio=0.5
 
 Writes benchmarks/results/quality.md and quality.json (machine, command, numbers) and
@@ -85,6 +86,20 @@ train(sys.argv[1], sys.argv[2], **json.loads(sys.argv[3]))
 """
 
 
+def recipe_settings(recipe: dict, budget_min: float | None, *, epochs: int = 200, seed: int = 42) -> dict:
+    """The `train()` arguments one training of `recipe` gets (also how --reuse recognises it)."""
+    return {"epochs": epochs, "seed": seed, **recipe, "time_budget": budget_min}
+
+
+def finished_with(run: Path, settings: dict) -> bool:
+    """True when `run` holds a finished training (a contract) whose train_config.json has these settings."""
+    try:
+        config = json.loads((run / "train_config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return (run / "contract.json").is_file() and all(config.get(k) == v for k, v in settings.items())
+
+
 def train_recipe(recipe: dict, data: Path, out: Path, budget_min: float | None, *, epochs: int = 200,
                  seed: int = 42, fresh: bool = True) -> Path:
     """Train one recipe into `out` (removed first when `fresh`) under the time budget.
@@ -96,7 +111,7 @@ def train_recipe(recipe: dict, data: Path, out: Path, budget_min: float | None, 
     """
     if fresh and out.exists():
         shutil.rmtree(out)
-    settings = {"epochs": epochs, "seed": seed, **recipe, "time_budget": budget_min}
+    settings = recipe_settings(recipe, budget_min, epochs=epochs, seed=seed)
     done = subprocess.run([sys.executable, "-c", _TRAIN_CHILD, str(data), str(out), json.dumps(settings)])
     if done.returncode != 0:
         raise RuntimeError(f"training {recipe.get('arch')} into {out} failed (exit {done.returncode}); "
@@ -357,7 +372,10 @@ def run_comparison(args) -> int:
         per_seed = []
         for i, seed in enumerate(seeds):
             run = run_dir(name, seed, first=i == 0)
-            if not args.measure_only and (args.train is None or name in args.train.split(",")):
+            wanted = not args.measure_only and (args.train is None or name in args.train.split(","))
+            if wanted and args.reuse and finished_with(run, recipe_settings(recipe, args.budget, seed=seed)):
+                log.info("%s: already trained with these settings (--reuse), measuring it", run)
+            elif wanted:
                 log.info("training %s recipe, seed %d, into %s (%s min budget)", name, seed, run, args.budget)
                 train_recipe(recipe, data, run, args.budget, seed=seed)
             # Robustness and latency of the first seed's model; Test metrics of every seed.
@@ -398,6 +416,8 @@ def main(argv=None) -> int:
     ap.add_argument("--measure-only", action="store_true", help="re-measure the existing run folders")
     ap.add_argument("--train", default=None, metavar="RECIPES",
                     help="train only these recipes (comma-separated); the others are re-measured from their run folders")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep run folders already trained with the same recipe, seed and budget (e.g. to add a seed)")
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite quality.md from quality.json and the experiment record (no training)")
     args = ap.parse_args(argv)

@@ -308,3 +308,20 @@ def test_train_command_passes_edge_net_options_only_when_given():
     assert train_command.model_options_of(parser.parse_args(base)) is None  # the architecture's own defaults
     args = parser.parse_args([*base, "--width", "0.5", "--fused-blocks", "0"])
     assert train_command.model_options_of(args) == {"width": 0.5, "fused_blocks": 0}
+
+
+def test_reuse_recognises_a_finished_run_only_with_the_same_settings(tmp_path):
+    q = _quality_module()
+    recipe = {"arch": "edge-net", "img_size": 96, "lr": 0.004, "groups": "auto"}
+    settings = q.recipe_settings(recipe, 10.0, seed=7)
+    assert settings == {"epochs": 200, "seed": 7, **recipe, "time_budget": 10.0}
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train_config.json").write_text(json.dumps({**settings, "data_dir": "d", "model_options": None}))
+    assert not q.finished_with(run, settings)  # no contract: the training never finished
+    (run / "contract.json").write_text("{}")
+    assert q.finished_with(run, settings)
+    assert not q.finished_with(run, q.recipe_settings(recipe, 10.0, seed=42))
+    assert not q.finished_with(run, q.recipe_settings({**recipe, "lr": 0.002}, 10.0, seed=7))
+    assert not q.finished_with(run, q.recipe_settings(recipe, 5.0, seed=7))
+    assert not q.finished_with(tmp_path / "missing", settings)
