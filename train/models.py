@@ -93,29 +93,25 @@ def _conv_bn_act(x, layers, filters, kernel, stride, name, bn_momentum=0.99):
     return layers.ReLU(6.0, name=f"{name}_relu")(x)
 
 
-def _inverted_residual(x, layers, out_ch, stride, expand, name, bn_momentum=0.99):
-    in_ch = x.shape[-1]
-    y = x
-    if expand != 1:
-        y = _conv_bn_act(y, layers, in_ch * expand, 1, 1, f"{name}_expand", bn_momentum)
-    y = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"{name}_dw")(y)
-    y = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_dw_bn")(y)
-    y = layers.ReLU(6.0, name=f"{name}_dw_relu")(y)
-    y = layers.Conv2D(out_ch, 1, use_bias=False, name=f"{name}_project")(y)
-    y = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_project_bn")(y)
-    if stride == 1 and in_ch == out_ch:
-        y = layers.Add(name=f"{name}_add")([x, y])
-    return y
+def _inverted_residual(x, layers, out_ch, stride, expand, name, bn_momentum=0.99, fused=False):
+    """MBConv: 1x1 expansion, 3x3 depthwise, 1x1 projection (+ residual).
 
-
-def _fused_inverted_residual(x, layers, out_ch, stride, expand, name, bn_momentum=0.99):
-    """Fused-MBConv (EfficientNetV2): one full 3x3 conv replaces the 1x1 expansion and the
-    depthwise conv. It costs more arithmetic (edge-net at 96 px: 83 instead of 36 MFLOPs)
-    yet its training step ran 1.5x faster on a 2-core CPU (0.13 vs 0.20 s per batch of
-    32), because depthwise convolutions and their gradients run far below the machine's
-    FLOP rate; GPUs and TensorRT favour full convolutions too (EfficientNetV2)."""
+    `fused=True` builds Fused-MBConv (EfficientNetV2): one full 3x3 conv replaces the
+    expansion and the depthwise conv. It costs more arithmetic (edge-net at 96 px: 83
+    instead of 36 MFLOPs) yet its training step ran 1.5x faster on a 2-core CPU (0.13 vs
+    0.20 s per batch of 32), because depthwise convolutions and their gradients run far
+    below the machine's FLOP rate; GPUs and TensorRT favour full convolutions too.
+    """
     in_ch = x.shape[-1]
-    y = _conv_bn_act(x, layers, in_ch * expand, 3, stride, f"{name}_fused", bn_momentum)
+    if fused:
+        y = _conv_bn_act(x, layers, in_ch * expand, 3, stride, f"{name}_fused", bn_momentum)
+    else:
+        y = x
+        if expand != 1:
+            y = _conv_bn_act(y, layers, in_ch * expand, 1, 1, f"{name}_expand", bn_momentum)
+        y = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"{name}_dw")(y)
+        y = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_dw_bn")(y)
+        y = layers.ReLU(6.0, name=f"{name}_dw_relu")(y)
     y = layers.Conv2D(out_ch, 1, use_bias=False, name=f"{name}_project")(y)
     y = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_project_bn")(y)
     if stride == 1 and in_ch == out_ch:
@@ -151,8 +147,8 @@ def edge_net(input_size: int = 256, width: float = 1.0, stages=EDGE_STAGES, drop
     block = 0
     for s, (c, stride, expand, repeats) in enumerate(stages):
         for r in range(repeats):
-            make = _fused_inverted_residual if block < fused_blocks else _inverted_residual
-            x = make(x, layers, ch(c), stride if r == 0 else 1, expand, f"s{s}b{r}", bn_momentum)
+            x = _inverted_residual(x, layers, ch(c), stride if r == 0 else 1, expand, f"s{s}b{r}", bn_momentum,
+                                   fused=block < fused_blocks)
             block += 1
     x = _conv_bn_act(x, layers, ch(256), 1, 1, "last", bn_momentum)
     return keras.Model(inputs, _head(x, layers, dropout), name="edge_net")
