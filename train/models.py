@@ -98,9 +98,10 @@ def _inverted_residual(x, layers, out_ch, stride, expand, name, bn_momentum=0.99
 
     `fused=True` builds Fused-MBConv (EfficientNetV2): one full 3x3 conv replaces the
     expansion and the depthwise conv. It costs more arithmetic (edge-net at 96 px: 83
-    instead of 36 MFLOPs) yet its training step ran 1.5x faster on a 2-core CPU (0.13 vs
-    0.20 s per batch of 32), because depthwise convolutions and their gradients run far
-    below the machine's FLOP rate; GPUs and TensorRT favour full convolutions too.
+    instead of 36 MFLOPs) yet trained faster on a 2-core CPU (18 instead of 16 epochs in
+    the same 10-minute budget, experiments x11 / x10 in benchmarks/results/quality.md),
+    because depthwise convolutions and their gradients run far below the machine's FLOP
+    rate; GPUs and TensorRT favour full convolutions too.
     """
     in_ch = x.shape[-1]
     if fused:
