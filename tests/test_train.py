@@ -40,6 +40,8 @@ def test_train_writes_a_complete_run_and_refuses_to_overwrite(tiny_data, tmp_pat
     assert c["training"]["images"]["Train"] == {"Fake": 12, "Real": 12}
     assert c["training"]["class_index"] == {"Fake": 0, "Real": 1}
     assert c["training"]["epochs_run"] == 3 and c["training"]["skipped_files"] == 0
+    crops, hits = c["training"]["crop_cache"].split(", ")[0], int(c["training"]["crop_cache"].split(", ")[-1].split()[0])
+    assert crops == "48 crops" and hits >= 96  # every Train + Validation image decoded once, epochs 2-3 cached
     assert 0 <= c["threshold"] <= 1 and c["temperature"] > 0
     assert c["metrics"]["validation"]["n"] == 24
     assert [int(r["epoch"]) for r in _history(run)] == [0, 1, 2]

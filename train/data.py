@@ -17,8 +17,9 @@ Source groups (`groups`, from a CSV such as dfdc-faces' `groups.csv`, see `train
 Train then streams each source's images next to each other, with one augmentation seed
 per source, so a fake and the real it was made from share a batch and its jitter.
 
-Only the file LIST is held in memory (paths + labels), so 140k images stream fine.
-Decoding runs in parallel (`num_parallel_calls=AUTOTUNE`) and batches are prefetched.
+Only the file LIST is held in memory (paths + labels), so 140k images stream fine; a
+`train.cache.CropCache` keeps as many decoded crops as its memory budget allows, so
+later epochs skip decoding those. Decoding runs in parallel (`num_parallel_calls=AUTOTUNE`) and batches are prefetched.
 A corrupt or unreadable file never crashes a run: it is filtered out, counted, and
 appended to `skipped_files.txt` in the run folder as soon as it is met.
 """
@@ -37,6 +38,7 @@ from deepfake_edge.runtime.dataset import list_split
 from deepfake_edge.runtime.errors import InputError
 from deepfake_edge.runtime.images import read_rgb
 from deepfake_edge.runtime.preprocess import normalize, resize_crop
+from deepfake_edge.train.cache import CropCache
 
 log = logging.getLogger(__name__)
 
@@ -94,23 +96,29 @@ class SplitData:
 
 
 def load_example(path: str, label: int, seed: int, contract: ModelContract, train: bool,
-                 augment_options: dict | None = None, sbi: bool = False) -> tuple[np.ndarray, bool, str]:
+                 augment_options: dict | None = None, sbi: bool = False,
+                 cache: CropCache | None = None) -> tuple[np.ndarray, bool, str]:
     """(model input, ok, error) for one file; never raises on a bad image.
 
     `sbi=True` turns the (real) image into a self-blended fake at its ORIGINAL resolution
-    before the crop, as a face swap is made on the full frame before anyone crops it.
+    before the crop, as a face swap is made on the full frame before anyone crops it; such
+    examples bypass `cache`, which holds crops, not full-resolution images.
     """
     size = contract.input_size
     rng = np.random.default_rng(seed)
-    try:
-        img = read_rgb(path)
-        if sbi:
-            from deepfake_edge.train.synth import self_blend
+    crop = None if (cache is None or sbi) else cache.get(path)
+    if crop is None:
+        try:
+            img = read_rgb(path)
+            if sbi:
+                from deepfake_edge.train.synth import self_blend
 
-            img = self_blend(img, rng)
-        crop = resize_crop(img, size)
-    except (InputError, ValueError) as exc:
-        return np.zeros((size, size, 3), np.float32), False, str(exc)
+                img = self_blend(img, rng)
+            crop = resize_crop(img, size)
+        except (InputError, ValueError) as exc:
+            return np.zeros((size, size, 3), np.float32), False, str(exc)
+        if cache is not None and not sbi:
+            cache.put(path, crop)
     if train:
         from deepfake_edge.train.augment import augment
 
@@ -121,7 +129,8 @@ def load_example(path: str, label: int, seed: int, contract: ModelContract, trai
 def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract, *, batch_size: int,
                  train: bool, augment: bool = True, seed: int = 0, skip_log: SkipLog | None = None,
                  repeat: bool = False, augment_options: dict | None = None, sbi_ratio: float = 0.0,
-                 source: str | Path | None = None, groups: np.ndarray | None = None):
+                 source: str | Path | None = None, groups: np.ndarray | None = None,
+                 cache: CropCache | None = None):
     """A batched, prefetched `tf.data.Dataset` yielding (float32 NHWC batch, one-hot labels).
 
     `train=True` shuffles (seeded, reshuffled every epoch) and augments (when `augment`);
@@ -131,7 +140,8 @@ def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract,
     `source` (the split folder) is named in error messages; without it, the folder the
     paths share. `groups` (one source id per path, `train.groups`; training without SBI
     only) keeps each source's images next to each other, so real/fake twins share a batch,
-    and gives them the same augmentation.
+    and gives them the same augmentation. `cache` (`train.cache.CropCache`) keeps decoded
+    crops between epochs; the batches are the same with or without it.
     """
     import tensorflow as tf
 
@@ -149,7 +159,7 @@ def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract,
     def _load(path_bytes, label, elem_seed, sbi):
         path = path_bytes.decode("utf-8")
         x, ok, err = load_example(path, int(label), int(elem_seed), contract, do_augment, augment_options,
-                                  sbi=bool(sbi))
+                                  sbi=bool(sbi), cache=cache)
         if not ok:
             skip_log.add(path, err)
         return x, np.bool_(ok)
@@ -280,14 +290,15 @@ def list_train_split(data_dir: str | Path, *, max_per_class: int | None = None, 
 def load_split(data_dir: str | Path, split: str, contract: ModelContract, *, batch_size: int, train: bool,
                augment: bool = True, max_per_class: int | None = None, seed: int = 0,
                skip_log: SkipLog | None = None, repeat: bool = False, sbi_ratio: float = 0.0,
-               augment_options: dict | None = None, groups_file: str | Path | None = None) -> SplitData:
+               augment_options: dict | None = None, groups_file: str | Path | None = None,
+               cache: CropCache | None = None) -> SplitData:
     """List one split of a Kaggle-layout folder and wrap it in a streaming dataset.
 
     Raises InputError (one line) for a missing split or an empty/missing class folder.
     With `sbi_ratio` > 0 (Train only), `class_counts` also reports the expected share of
     self-blended fakes under "sbi_ratio". `groups_file` (Train only, see `train.groups`)
     puts real/fake twins from one source side by side; `groups` then holds each image's
-    source id.
+    source id. `cache` keeps decoded crops between epochs (see `make_dataset`).
     """
     if split.lower() == "train":
         paths, labels = list_train_split(data_dir, max_per_class=max_per_class, seed=seed, sbi_ratio=sbi_ratio)
@@ -303,7 +314,8 @@ def load_split(data_dir: str | Path, split: str, contract: ModelContract, *, bat
                  "self-blended fakes come from reals" if sbi_ratio else f"{split} is not shuffled for training")
     ds = make_dataset(paths, labels, contract, batch_size=batch_size, train=train, augment=augment,
                       seed=seed, skip_log=skip_log, repeat=repeat, sbi_ratio=sbi_ratio,
-                      augment_options=augment_options, source=Path(data_dir) / split, groups=groups)
+                      augment_options=augment_options, source=Path(data_dir) / split, groups=groups,
+                      cache=cache)
     counts = {name: int((labels == i).sum()) for i, name in enumerate(contract.class_names)}
     if sbi_ratio:
         counts["sbi_ratio"] = float(sbi_ratio)

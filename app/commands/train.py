@@ -40,6 +40,9 @@ def add_arguments(parser) -> None:
                         help="source groups CSV (columns file, source[, split, label]): images made from one "
                              "source video, e.g. a fake and its real twin, share a batch and its augmentation; "
                              "default auto = DATA/groups.csv when present")
+    parser.add_argument("--cache-mb", type=float, default=None, metavar="MB",
+                        help="memory for decoded face crops kept between epochs, so later epochs skip JPEG "
+                             "decoding (speed only; default 1024, 0 = off)")
     parser.add_argument("--width", type=float, default=None, metavar="X",
                         help="channel-width multiplier for edge-net (default 1.0)")
     parser.add_argument("--fused-blocks", type=int, default=None, metavar="N",
@@ -67,6 +70,6 @@ def run(args) -> int:
                 seed=args.seed, lr=args.lr, pretrained=args.pretrained, weights=args.weights,
                 time_budget=args.time_budget, sbi_ratio=sbi_ratio_of(args), schedule=args.schedule,
                 label_smoothing=args.label_smoothing, weight_decay=args.weight_decay, groups=args.groups,
-                model_options=model_options_of(args))
+                model_options=model_options_of(args), cache_mb=args.cache_mb)
     print(f"run folder: {out}")
     return 0
