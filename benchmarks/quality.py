@@ -86,9 +86,14 @@ train(sys.argv[1], sys.argv[2], **json.loads(sys.argv[3]))
 """
 
 
+# Input-pipeline settings both recipes train with: the crop cache decides how many epochs
+# fit in the budget, so a run trained without it is not reused for a comparison with it.
+PIPELINE = {"cache_mb": 1024.0}
+
+
 def recipe_settings(recipe: dict, budget_min: float | None, *, epochs: int = 200, seed: int = 42) -> dict:
     """The `train()` arguments one training of `recipe` gets (also how --reuse recognises it)."""
-    return {"epochs": epochs, "seed": seed, **recipe, "time_budget": budget_min}
+    return {"epochs": epochs, "seed": seed, **PIPELINE, **recipe, "time_budget": budget_min}
 
 
 def finished_with(run: Path, settings: dict) -> bool:

@@ -2,8 +2,9 @@
 
 Measures, on ../shared/data/dfdc-faces when present (else the package's demo dataset,
 `deepfake_edge.train.synth.make_demo_dataset`: ORL face photos + blended fakes, no download):
-  1. the tf.data pipeline alone (decode -> resize -> augment -> normalise), and
-  2. training steps of each architecture fed by that pipeline.
+  1. the tf.data pipeline alone (decode -> resize -> augment -> normalise), with and
+     without decoded crops kept in memory (`train.cache.CropCache`, what `train` uses), and
+  2. training steps of each architecture fed by that pipeline, with and without the cache.
 Small step counts: this is a throughput probe, not a training run.
 
     .venv/bin/python benchmarks/train_throughput.py [--data DIR] [--size 64] [--steps 20]
@@ -86,19 +87,28 @@ def _train_data(data: Path, cleanup: contextlib.ExitStack) -> tuple[Path, str]:
 
 def _measure(args, data: Path) -> list[tuple[str, str, float]]:
     from deepfake_edge.runtime.contract import ModelContract
+    from deepfake_edge.train.cache import CropCache
     from deepfake_edge.train.data import load_split
 
     contract = ModelContract(input_size=args.size)
+
+    def split(augment=True, cache=None):
+        return load_split(data, "Train", contract, batch_size=args.batch_size, train=True, augment=augment,
+                          max_per_class=2000, repeat=True, cache=cache)
+
     rows = []
     for augment in (False, True):
-        split = load_split(data, "Train", contract, batch_size=args.batch_size, train=True, augment=augment,
-                           max_per_class=2000, repeat=True)
-        rows.append((f"input pipeline, augment={'on' if augment else 'off'}", "-", measure_pipeline(split, args.steps)))
-    split = load_split(data, "Train", contract, batch_size=args.batch_size, train=True, augment=True,
-                       max_per_class=2000, repeat=True)
+        rows.append((f"input pipeline, augment={'on' if augment else 'off'}", "-",
+                     measure_pipeline(split(augment), args.steps)))
+    cache = CropCache(1024)
+    cached = split(cache=cache)
+    for _ in cached.dataset.take(cached.steps):  # one pass fills the cache, as a first epoch does
+        pass
+    rows.append(("input pipeline, augment=on, crops cached", "-", measure_pipeline(cached, args.steps)))
     for arch in args.archs.split(","):
-        ips, params = measure_training(arch, split, args.size, args.steps, args.batch_size)
-        rows.append((f"train {arch} (pipeline with augment)", f"{params:,}", ips))
+        for name, source in (("pipeline with augment", split()), ("crops cached", cached)):
+            ips, params = measure_training(arch, source, args.size, args.steps, args.batch_size)
+            rows.append((f"train {arch} ({name})", f"{params:,}", ips))
     return rows
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import cv2
 import numpy as np
@@ -190,3 +191,73 @@ def test_out_keeps_same_named_inputs_apart_and_reports_a_failed_write(tmp_path, 
     (entry,) = json.loads(capsys.readouterr().out)
     assert rc == 1 and "\n" not in entry["error"]
     assert str(blocked / "face.annotated.png") in entry["error"] and "cannot write" in entry["error"]
+
+
+class FakeCamera:
+    """cv2.VideoCapture stand-in: `frames` BGR frames, then read() fails (camera unplugged)."""
+
+    instances: list["FakeCamera"] = []
+
+    def __init__(self, index, frames=(), opens=True):
+        self.index, self.frames, self.opens, self.released = index, list(frames), opens, False
+        FakeCamera.instances.append(self)
+
+    def isOpened(self):
+        return self.opens
+
+    def read(self):
+        if not self.frames:
+            return False, None
+        time.sleep(0.01)  # a camera delivers frames at its own pace
+        return True, self.frames.pop(0)
+
+    def release(self):
+        self.released = True
+
+
+@pytest.fixture()
+def window(monkeypatch):
+    """A display, a fake camera with five frames of a face, and an OpenCV window that records."""
+    face_model_or_skip()
+    monkeypatch.setenv("DISPLAY", ":99")
+    bgr = cv2.cvtColor(grace_hopper(), cv2.COLOR_RGB2BGR)
+    FakeCamera.instances = []
+    shown, keys = [], []
+    state = {"frames": [bgr.copy() for _ in range(5)], "opens": True, "quit_after": None}
+    monkeypatch.setattr(cv2, "VideoCapture", lambda i: FakeCamera(i, state["frames"], state["opens"]))
+    monkeypatch.setattr(cv2, "imshow", lambda name, img: shown.append(img.copy()))
+
+    def wait_key(ms):
+        keys.append(ms)
+        return ord("q") if state["quit_after"] == len(shown) else -1
+
+    monkeypatch.setattr(cv2, "waitKey", wait_key)
+    monkeypatch.setattr(cv2, "destroyAllWindows", lambda: state.__setitem__("destroyed", True))
+    return state, shown, bgr
+
+
+def test_webcam_window_shows_annotated_frames_until_q_and_releases_the_camera(tmp_path, only, window):
+    only("detect")
+    state, shown, bgr = window
+    state["quit_after"] = 2
+    rc = cli.main(["detect", "--webcam", "3", "--model", str(write_tiny_onnx(tmp_path / "model.onnx"))])
+    assert rc == 0 and len(shown) == 2  # q after the second frame ends the loop
+    cam = FakeCamera.instances[-1]
+    assert cam.index == 3 and cam.released and state["destroyed"]
+    view = shown[0]
+    assert view.shape == bgr.shape and not np.array_equal(view, bgr)  # the box, label and latency were drawn
+    changed = np.argwhere(np.abs(view.astype(int) - bgr.astype(int)).sum(2) > 60)
+    ys, xs = changed[:, 0], changed[:, 1]
+    assert xs.min() < 200 and xs.max() > 330 and ys.min() < 180  # drawn around the face at x 171..365, y 146..340
+
+
+def test_webcam_that_stops_delivering_ends_cleanly_and_unopenable_camera_is_one_line(tmp_path, only, window, capsys):
+    only("detect")
+    state, shown, _ = window
+    model = str(write_tiny_onnx(tmp_path / "model.onnx"))
+    assert cli.main(["detect", "--webcam", "0", "--model", model]) == 0
+    assert 1 <= len(shown) <= 5 and FakeCamera.instances[-1].released  # newest frames shown, none after the end
+    state["opens"] = False
+    rc = cli.main(["detect", "--webcam", "7", "--model", model])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "cannot open camera 7" in err and "\n" not in err

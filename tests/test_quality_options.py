@@ -314,7 +314,7 @@ def test_reuse_recognises_a_finished_run_only_with_the_same_settings(tmp_path):
     q = _quality_module()
     recipe = {"arch": "edge-net", "img_size": 96, "lr": 0.004, "groups": "auto"}
     settings = q.recipe_settings(recipe, 10.0, seed=7)
-    assert settings == {"epochs": 200, "seed": 7, **recipe, "time_budget": 10.0}
+    assert settings == {"epochs": 200, "seed": 7, "cache_mb": 1024.0, **recipe, "time_budget": 10.0}
     run = tmp_path / "run"
     run.mkdir()
     (run / "train_config.json").write_text(json.dumps({**settings, "data_dir": "d", "model_options": None}))
@@ -324,4 +324,7 @@ def test_reuse_recognises_a_finished_run_only_with_the_same_settings(tmp_path):
     assert not q.finished_with(run, q.recipe_settings(recipe, 10.0, seed=42))
     assert not q.finished_with(run, q.recipe_settings({**recipe, "lr": 0.002}, 10.0, seed=7))
     assert not q.finished_with(run, q.recipe_settings(recipe, 5.0, seed=7))
+    before_cache = {k: v for k, v in settings.items() if k != "cache_mb"}  # trained before the crop cache
+    (run / "train_config.json").write_text(json.dumps({**before_cache, "data_dir": "d"}))
+    assert not q.finished_with(run, settings)
     assert not q.finished_with(tmp_path / "missing", settings)
