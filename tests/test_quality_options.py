@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from deepfake_edge.runtime.contract import ModelContract
+from deepfake_edge.runtime.errors import InputError
 from tests.test_evaluate import cli_main
 
 SIZE = 32
@@ -328,3 +329,39 @@ def test_reuse_recognises_a_finished_run_only_with_the_same_settings(tmp_path):
     (run / "train_config.json").write_text(json.dumps({**before_cache, "data_dir": "d"}))
     assert not q.finished_with(run, settings)
     assert not q.finished_with(tmp_path / "missing", settings)
+
+
+def test_recipe_fills_unset_train_options_and_explicit_ones_win():
+    import argparse
+
+    from deepfake_edge.app.commands import train as train_command
+    from deepfake_edge.train.recipes import RECIPES, recipe
+
+    parser = argparse.ArgumentParser()
+    train_command.add_arguments(parser)
+    base = ["--data", "d", "--out", "o"]
+    edge = train_command.apply_recipe(parser.parse_args([*base, "--recipe", "edge"]))
+    assert (edge.arch, edge.img_size, edge.lr, edge.schedule, edge.label_smoothing, edge.groups) == (
+        "edge-net", 96, 0.004, "cosine", 0.1, "auto")
+    mine = train_command.apply_recipe(parser.parse_args([*base, "--recipe", "edge", "--lr", "0.002", "--img-size", "128"]))
+    assert (mine.arch, mine.img_size, mine.lr) == ("edge-net", 128, 0.002)
+    plain = train_command.apply_recipe(parser.parse_args(base))
+    assert plain.arch is None and plain.lr is None  # no recipe: train()'s defaults or the resumed run's
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--recipe", "fastest"])
+    with pytest.raises(InputError, match="unknown recipe 'fastest'; choose one of: seed, edge"):
+        recipe("fastest")
+    recipe("edge")["lr"] = 1.0  # a copy: the table stays as measured
+    assert RECIPES["edge"]["lr"] == 0.004
+    q = _quality_module()
+    assert q.RECIPES["edge"] == RECIPES["edge"] and q.RECIPES["seed"] == {**RECIPES["seed"], "img_size": 64}
+
+
+def test_train_with_the_edge_recipe_records_its_settings(tiny_data, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    args = ["train", "--data", str(tiny_data), "--out", str(run), "--recipe", "edge", "--arch", "tiny-cnn",
+            "--img-size", "32", "--batch-size", "8", "--epochs", "1"]
+    assert cli_main(args, monkeypatch) == 0
+    config = json.loads((run / "train_config.json").read_text())
+    assert (config["arch"], config["img_size"], config["batch_size"]) == ("tiny-cnn", 32, 8)  # explicit
+    assert (config["lr"], config["schedule"], config["label_smoothing"], config["groups"]) == (0.004, "cosine", 0.1, "auto")
