@@ -19,7 +19,8 @@ per source, so a fake and the real it was made from share a batch and its jitter
 
 Only the file LIST is held in memory (paths + labels), so 140k images stream fine; a
 `train.cache.CropCache` keeps as many decoded crops as its memory budget allows, so
-later epochs skip decoding those. Decoding runs in parallel (`num_parallel_calls=AUTOTUNE`) and batches are prefetched.
+later epochs skip decoding those. Decoding runs in parallel
+(`num_parallel_calls=AUTOTUNE`) and batches are prefetched.
 A corrupt or unreadable file never crashes a run: it is filtered out, counted, and
 appended to `skipped_files.txt` in the run folder as soon as it is met.
 """
