@@ -38,7 +38,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from deepfake_edge.runtime.errors import DeepfakeEdgeError, ModelFileError  # noqa: E402
+from deepfake_edge.runtime.errors import DeepfakeEdgeError, InputError, ModelFileError  # noqa: E402
 from deepfake_edge.runtime.formats import FORMATS, artifact_path, format_for_path, resolve_model_path  # noqa: E402
 from deepfake_edge.runtime.images import as_rgb_array, read_rgb  # noqa: E402
 
@@ -96,7 +96,8 @@ class DetectorService:
 
     One lock guards the detector: MediaPipe's detector and some runtimes are not safe
     to call from two threads, and the Gradio queue may run the image and webcam events
-    at the same time. The model picker swaps detectors under the same lock.
+    at the same time. The model picker swaps detectors under the same lock; a video takes
+    it frame by frame, so live frames are not held up by a long upload.
     """
 
     def __init__(self, detector_or_model: Any, *, face_model: str | Path | None = None,
@@ -141,22 +142,44 @@ class DetectorService:
             return self.detector.detect(image, color="RGB")
 
     def analyze_video(self, path: str | Path, *, samples: int = VIDEO_SAMPLES):
-        """(VideoResult, annotated RGB of its most suspicious sampled frame or None)."""
+        """(VideoResult, annotated RGB of its most suspicious sampled frame or None).
+
+        The lock is taken per frame, not for the whole video, so live webcam frames from
+        other tabs keep being served while a long video is analysed.
+        """
         from deepfake_edge.runtime.video import analyze_video, iter_frames
 
         every = _video_step(path, samples)
-        with self._lock:
-            report = analyze_video(self.detector, path, every=every)
-            scored = [fr for fr in report.frames if fr.max_fake is not None]
-            target = max(scored, key=lambda fr: fr.max_fake).index if scored else report.frames[0].index
-            for index, _, rgb in iter_frames(path, every=every):
-                if index == target:
-                    return report, _annotate(rgb, self.detector.detect(rgb))
+        detector = _FrameAtATime(self, self.detector)
+        report = analyze_video(detector, path, every=every)
+        scored = [fr for fr in report.frames if fr.max_fake is not None]
+        target = max(scored, key=lambda fr: fr.max_fake).index if scored else report.frames[0].index
+        for index, _, rgb in iter_frames(path, every=every):
+            if index == target:
+                return report, _annotate(rgb, detector.detect(rgb))
         return report, None
 
     def close(self) -> None:
         with self._lock:
             self.detector.close()
+
+
+class _FrameAtATime:
+    """One detector, called under the service's lock one frame at a time.
+
+    A model switch between two frames would mix two models in one report, so it ends the
+    analysis with a message instead (the old detector is closed by then).
+    """
+
+    def __init__(self, service: DetectorService, detector):
+        self._service, self._detector = service, detector
+        self.contract = detector.contract
+
+    def detect(self, image: np.ndarray, *, color: str = "RGB"):
+        with self._service._lock:
+            if self._service.detector is not self._detector:
+                raise InputError("the model was switched while this video was being analysed; analyse it again")
+            return self._detector.detect(image, color=color)
 
 
 def _detector_model_path(detector) -> Path | None:

@@ -233,3 +233,72 @@ def test_unreadable_video_gives_a_message(client, tmp_path):
     frame, plot, status = call_video(client, bogus)
     assert frame is None and plot is None
     assert status.startswith("⚠️") and "broken.mp4" in status and "\n" not in status
+
+
+@pytest.fixture()
+def paused_video(tmp_path, monkeypatch):
+    """A service on a tiny ONNX model, and a video whose analysis pauses after its second
+    frame (between frames, where no lock is held) until `release` is set."""
+    import threading
+
+    from deepfake_edge.app import web
+    from deepfake_edge.runtime import video as video_mod
+    from tests.facekit import write_tiny_onnx
+
+    require_face_model()
+    service = web.DetectorService(write_tiny_onnx(tmp_path / "model.onnx"))
+    paused, release = threading.Event(), threading.Event()
+    original = video_mod.iter_frames
+
+    def gated_frames(*args, **kwargs):
+        for i, item in enumerate(original(*args, **kwargs)):
+            yield item
+            if i == 1 and not release.is_set():
+                paused.set()
+                release.wait(20)
+
+    monkeypatch.setattr(video_mod, "iter_frames", gated_frames)
+    outcome = {}
+
+    def analyse():
+        try:
+            outcome["report"] = service.analyze_video(write_face_video(tmp_path / "clip.mp4"))
+        except Exception as exc:  # noqa: BLE001 - handed to the test
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=analyse, name="video")
+    worker.start()
+    assert paused.wait(20), "the video analysis never reached its second frame"
+    yield service, release, worker, outcome
+    release.set()
+    worker.join(20)
+    service.close()
+
+
+def test_live_frames_are_served_while_a_video_is_analysed(paused_video):
+    import threading
+
+    service, release, worker, outcome = paused_video
+    live = []
+    frame = cv2.cvtColor(cv2.imread(str(grace_hopper_path())), cv2.COLOR_BGR2RGB)
+    caller = threading.Thread(target=lambda: live.append(service.detect(frame)))
+    caller.start()
+    caller.join(10)
+    assert not caller.is_alive() and len(live[0].faces) == 1  # served mid-video, not after it
+    assert worker.is_alive()  # the video is still paused half way
+    release.set()
+    worker.join(30)
+    report, annotated = outcome["report"]
+    assert len(report.frames) == 18 and annotated is not None and "error" not in outcome
+
+
+def test_switching_model_mid_video_ends_that_analysis_with_a_message(paused_video, tmp_path):
+    from deepfake_edge.runtime.errors import InputError
+    from tests.facekit import write_tiny_onnx
+
+    service, release, worker, outcome = paused_video
+    service.switch(write_tiny_onnx(tmp_path / "other.onnx"))
+    release.set()
+    worker.join(30)
+    assert isinstance(outcome.get("error"), InputError) and "model was switched" in str(outcome["error"])
+    assert service.model_path.name == "other.onnx"  # the new model keeps serving
