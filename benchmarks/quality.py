@@ -33,7 +33,8 @@ import sys
 import time
 from pathlib import Path
 
-from deepfake_edge.train.recipes import recipe
+from deepfake_edge.train import recipes
+from deepfake_edge.train.fit import TrainConfig
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ log = logging.getLogger("quality")
 # The two recipes compared, from the table `deepfake-edge train --recipe` uses
 # (deepfake_edge/train/recipes.py; keys are `train.fit.train` arguments). The seed recipe
 # runs at the input size a 2-core CPU can afford (64 px instead of its 256).
-RECIPES: dict[str, dict] = {"seed": {**recipe("seed"), "img_size": 64}, "edge": recipe("edge")}
+RECIPES: dict[str, dict] = {"seed": {**recipes.recipe("seed"), "img_size": 64}, "edge": recipes.recipe("edge")}
 
 
 def _demo_recipe() -> dict:
@@ -82,9 +83,9 @@ train(sys.argv[1], sys.argv[2], **json.loads(sys.argv[3]))
 """
 
 
-# Input-pipeline settings both recipes train with: the crop cache decides how many epochs
-# fit in the budget, so a run trained without it is not reused for a comparison with it.
-PIPELINE = {"cache_mb": 1024.0}
+# Input-pipeline settings both recipes train with (train()'s default crop cache): the cache
+# decides how many epochs fit in the budget, so a run trained without it is not reused.
+PIPELINE = {"cache_mb": TrainConfig.cache_mb}
 
 
 def recipe_settings(recipe: dict, budget_min: float | None, *, epochs: int = 200, seed: int = 42) -> dict:
