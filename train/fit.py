@@ -313,6 +313,7 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
     plot_training_curves(rows, out / "training_curves.png")
 
     best_row = max(rows, key=lambda r: _num(r.get("val_auc")), default={})
+    cache_use = cache.summary() if cache is not None else "off"
     contract = contract.with_(
         training={
             "data_dir": str(cfg.data_dir),
@@ -340,7 +341,7 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
             "weight_decay": cfg.weight_decay,
             "model_options": cfg.model_options,
             "augment_options": cfg.augment_options,
-            "crop_cache": cache.summary() if cache is not None else "off",
+            "crop_cache": cache_use,
             "device": f"{len(gpus)} GPU" if gpus else "CPU",
         },
         metrics={"best_val_auc_keras": _num(best_row.get("val_auc")) if best_row else None},
@@ -352,7 +353,7 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
 
         calibrate_run(out, cfg.data_dir, max_per_class=cfg.max_per_class, batch_size=max(cfg.batch_size, 32))
     log.info("run complete: %s (%d epochs, %.0f s; %d unreadable files skipped; crop cache: %s)", out, len(rows),
-             seconds, len(skip_log), cache.summary() if cache is not None else "off")
+             seconds, len(skip_log), cache_use)
     return out
 
 
