@@ -1,9 +1,10 @@
 """A memory-bounded cache of decoded face crops at the model's input size.
 
 Training reads every image once per epoch. Decoding a JPEG and resizing it costs more
-CPU than augmenting it (0.84 vs 0.48 ms for a 224-px DFDC crop going to 96 px), and on a
-laptop's few cores the input pipeline competes with the training step itself, so every
-decode saved is time for training steps (benchmarks/results/train_throughput.md). Only the
+CPU than augmenting it (benchmarks/results/train_throughput.md: the pipeline delivers
+more images per second augmenting cached crops than decoding without augmenting), and on
+a laptop's few cores the input pipeline competes with the training step itself, so every
+decode saved is time for training steps. Only the
 deterministic part is cached (`read_rgb` -> `resize_crop`, uint8): augmentation still
 draws fresh randomness every epoch, so cached and uncached training see the same pixels.
 
