@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deepfake_edge.train.augment import CORRUPTIONS, SEVERITIES, augment, corrupt, flip_horizontal, grayscale
+from deepfake_edge.train.augment import (CORRUPTIONS, SEVERITIES, augment, color_jitter, corrupt, flip_horizontal,
+                                         grayscale)
 from tests.datagen import real_image
 
 
@@ -44,6 +45,27 @@ def test_full_grayscale_has_equal_channels(face):
 
 def test_flip_mirrors_columns(face):
     np.testing.assert_array_equal(flip_horizontal(face)[:, 0], face[:, -1])
+
+
+@pytest.mark.parametrize("brightness, contrast, saturation", [(1.0, 1.0, 1.0), (1.2, 0.8, 1.2), (0.8, 1.2, 0.8)])
+def test_color_jitter_matches_its_definition(face, brightness, contrast, saturation):
+    """Brightness scales, contrast stretches about the mean, saturation moves away from luma
+    grey; the one-matrix implementation may differ from that float definition by rounding only."""
+    x = face.astype(np.float64) * brightness
+    x = (x - x.mean()) * contrast + x.mean()
+    grey = (x @ np.array([0.299, 0.587, 0.114]))[..., None]
+    expected = np.clip(np.rint(grey + (x - grey) * saturation), 0, 255)
+    out = color_jitter(face, brightness, contrast, saturation)
+    assert out.dtype == np.uint8 and out.shape == face.shape
+    assert np.abs(out - expected).max() <= 1
+    if (brightness, contrast, saturation) == (1.0, 1.0, 1.0):
+        np.testing.assert_array_equal(out, face)
+
+
+def test_color_jitter_saturates_instead_of_wrapping(face):
+    assert color_jitter(np.full((4, 4, 3), 250, np.uint8), 1.2, 1.0, 1.0).min() == 255
+    grey = color_jitter(face, 1.0, 1.0, 0.0)
+    assert np.abs(grey[..., 0].astype(int) - grey[..., 2]).max() <= 1
 
 
 def test_augment_is_seeded_and_varies(face):
