@@ -298,6 +298,27 @@ def test_edge_net_fused_blocks_replace_the_leading_depthwise_blocks():
     assert "s1b1_dw" in [l.name for l in build_model("edge-net", input_size=64, fused_blocks=0).layers]
 
 
+def test_edge_net_squeeze_excite_sits_in_the_depthwise_blocks_and_survives_onnx_export():
+    """SE rescales channels inside MBConv blocks only; the ONNX export computes the same probabilities."""
+    from deepfake_edge.export.onnx import _run_onnx, keras_to_onnx
+    from deepfake_edge.train.models import build_model
+
+    model = build_model("edge-net", input_size=32, fused_blocks=5, se_ratio=0.25)
+    names = {l.name for l in model.layers}
+    depthwise_blocks = {n[: -len("_dw")] for n in names if n.endswith("_dw")}
+    assert depthwise_blocks == {"s3b0", "s3b1", "s4b0", "s5b0"}
+    assert {f"{b}_se" for b in depthwise_blocks} <= names
+    assert not any(n.endswith("_se") and n[: -len("_se")] not in depthwise_blocks for n in names)
+    assert model.get_layer("s3b0_se_reduce").filters == 8  # max(8, 32 input channels x 0.25)
+    assert model.get_layer("s4b0_se_reduce").filters == 16  # 64 input channels x 0.25
+    assert model.count_params() > build_model("edge-net", input_size=32).count_params()
+    assert not any(n.endswith("_se") for n in (l.name for l in build_model("edge-net", input_size=32).layers))
+
+    batch = np.random.default_rng(0).random((3, 32, 32, 3), dtype=np.float32)
+    proto = keras_to_onnx(model, ModelContract(input_size=32, arch="edge-net"))
+    np.testing.assert_allclose(_run_onnx(proto, batch), model(batch, training=False).numpy(), atol=1e-5)
+
+
 def test_train_command_passes_edge_net_options_only_when_given():
     import argparse
 

@@ -93,7 +93,15 @@ def _conv_bn_act(x, layers, filters, kernel, stride, name, bn_momentum=0.99):
     return layers.ReLU(6.0, name=f"{name}_relu")(x)
 
 
-def _inverted_residual(x, layers, out_ch, stride, expand, name, bn_momentum=0.99, fused=False):
+def _squeeze_excite(y, layers, squeezed, name):
+    """Channel attention (SENet): global context rescales each channel of `y`."""
+    s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_se_pool")(y)
+    s = layers.Conv2D(squeezed, 1, activation="relu", name=f"{name}_se_reduce")(s)
+    s = layers.Conv2D(y.shape[-1], 1, activation="sigmoid", name=f"{name}_se_expand")(s)
+    return layers.Multiply(name=f"{name}_se")([y, s])
+
+
+def _inverted_residual(x, layers, out_ch, stride, expand, name, bn_momentum=0.99, fused=False, se_ratio=0.0):
     """MBConv: 1x1 expansion, 3x3 depthwise, 1x1 projection (+ residual).
 
     `fused=True` builds Fused-MBConv (EfficientNetV2): one full 3x3 conv replaces the
@@ -101,7 +109,9 @@ def _inverted_residual(x, layers, out_ch, stride, expand, name, bn_momentum=0.99
     instead of 36 MFLOPs) yet trained faster on a 2-core CPU (18 instead of 16 epochs in
     the same 10-minute budget, experiments x11 / x10 in benchmarks/results/quality.md),
     because depthwise convolutions and their gradients run far below the machine's FLOP
-    rate; GPUs and TensorRT favour full convolutions too.
+    rate; GPUs and TensorRT favour full convolutions too. `se_ratio` > 0 adds squeeze-
+    and-excitation after the depthwise conv (MBConv blocks only, as EfficientNetV2 does),
+    squeezing to that fraction of the block's input channels.
     """
     in_ch = x.shape[-1]
     if fused:
@@ -113,6 +123,8 @@ def _inverted_residual(x, layers, out_ch, stride, expand, name, bn_momentum=0.99
         y = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"{name}_dw")(y)
         y = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_dw_bn")(y)
         y = layers.ReLU(6.0, name=f"{name}_dw_relu")(y)
+        if se_ratio > 0:
+            y = _squeeze_excite(y, layers, max(8, int(in_ch * se_ratio)), name)
     y = layers.Conv2D(out_ch, 1, use_bias=False, name=f"{name}_project")(y)
     y = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_project_bn")(y)
     if stride == 1 and in_ch == out_ch:
@@ -128,7 +140,7 @@ EDGE_STAGES = ((16, 1, 1, 1), (24, 2, 4, 2), (32, 2, 4, 2), (64, 2, 4, 2), (96, 
 @register("edge-net", UNIT_RANGE,
           "inverted-residual edge network (Fused-MBConv early), BN before activation, ~0.33M parameters")
 def edge_net(input_size: int = 256, width: float = 1.0, stages=EDGE_STAGES, dropout: float = 0.2,
-             stem_stride: int = 2, bn_momentum: float = 0.9, fused_blocks: int = 5, **_):
+             stem_stride: int = 2, bn_momentum: float = 0.9, fused_blocks: int = 5, se_ratio: float = 0.0, **_):
     """`width` scales every stage's channels; `stem_stride` 1 keeps full resolution in the
     first block (blending seams are a few pixels wide) at about 4x the stem's cost;
     `fused_blocks` builds that many leading blocks as Fused-MBConv: 5 (the stages at 1/2 to
@@ -136,7 +148,8 @@ def edge_net(input_size: int = 256, width: float = 1.0, stages=EDGE_STAGES, drop
     CPU budget, at 1.35x the batch-1 latency (benchmarks/results/quality.md, x10 / x11);
     `bn_momentum` 0.9 (PyTorch's default) lets BatchNorm's inference statistics keep up in
     short CPU runs: with Keras' 0.99 the first epochs on dfdc-faces gave constant
-    validation predictions (measured, benchmarks/results/quality.md)."""
+    validation predictions (measured, benchmarks/results/quality.md); `se_ratio` adds
+    squeeze-and-excitation to the depthwise blocks (0 = none)."""
     import keras
     from keras import layers
 
@@ -149,7 +162,7 @@ def edge_net(input_size: int = 256, width: float = 1.0, stages=EDGE_STAGES, drop
     for s, (c, stride, expand, repeats) in enumerate(stages):
         for r in range(repeats):
             x = _inverted_residual(x, layers, ch(c), stride if r == 0 else 1, expand, f"s{s}b{r}", bn_momentum,
-                                   fused=block < fused_blocks)
+                                   fused=block < fused_blocks, se_ratio=se_ratio)
             block += 1
     x = _conv_bn_act(x, layers, ch(256), 1, 1, "last", bn_momentum)
     return keras.Model(inputs, _head(x, layers, dropout), name="edge_net")
