@@ -100,6 +100,23 @@ def glass_to_glass_ms(sent: list[float], shown: list[float], frame_log) -> list[
     return out
 
 
+def fetch_shown_frame(page, attempts: int = 10) -> np.ndarray:
+    """The annotated frame the page shows, fetched from the app on 127.0.0.1 (RGB).
+
+    The stream keeps replacing that frame while we read it, so a fetch can meet a file
+    Gradio is still writing (an empty body): read the page's current frame again then.
+    """
+    for _ in range(attempts):
+        src = page.locator("#webcam-out img").first.get_attribute("src")
+        with urllib.request.urlopen(src, timeout=10) as resp:
+            body = resp.read()
+        bgr = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR) if body else None
+        if bgr is not None:
+            return bgr[..., ::-1]
+        time.sleep(0.2)
+    raise AssertionError(f"the page's annotated frame could not be read in {attempts} attempts")
+
+
 def test_webcam_stream_in_chromium(tiny_run, tmp_path):
     chromium = chromium_or_skip()
     require_face_model()
@@ -135,10 +152,8 @@ def test_webcam_stream_in_chromium(tiny_run, tmp_path):
             processed = service.frames_processed - start_count
             elapsed = time.time() - t0
             readout = page.locator("#latency").inner_text()
-            src = page.locator("#webcam-out img").first.get_attribute("src")
             sent, shown = page.evaluate("[window.__sent, window.__shown]")
-            with urllib.request.urlopen(src, timeout=10) as resp:  # the served annotated frame, on 127.0.0.1
-                shown_rgb = cv2.imdecode(np.frombuffer(resp.read(), np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+            shown_rgb = fetch_shown_frame(page)
 
             record.click()  # Stop
             time.sleep(1.0)  # let an in-flight frame finish
