@@ -10,10 +10,11 @@ def add_arguments(parser) -> None:
     # Unset options stay None so `--resume` can take them from the run's saved settings.
     parser.add_argument("--data", required=True, metavar="DIR", help="Kaggle-layout folder (Train|Validation|Test / Real|Fake)")
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write (refused if it holds a model, unless --resume)")
+    presets = "; ".join(f"{name}: " + ", ".join(f"{k}={v}" for k, v in options.items())
+                        for name, options in RECIPES.items())
     parser.add_argument("--recipe", default=None, choices=sorted(RECIPES),
-                        help="preset of the options below: edge = edge-net at 96 px, lr 4e-3, cosine, label "
-                             "smoothing 0.1, twins grouped (the measured edge default); seed = the original "
-                             "project's; options given explicitly win (see train/recipes.py)")
+                        help=f"preset of the options below ({presets}); edge is the measured edge default, "
+                             "seed the original project's; options given explicitly win (train/recipes.py)")
     parser.add_argument("--arch", default=None, help="architecture (default seed-cnn; see train/models.py: seed-cnn, edge-net, tiny-cnn, ...)")
     parser.add_argument("--img-size", type=int, default=None, metavar="N", help="input size in pixels (default 256)")
     parser.add_argument("--batch-size", type=int, default=None, metavar="N", help="batch size (default 32)")
