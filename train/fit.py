@@ -68,6 +68,7 @@ class TrainConfig:
     augment_options: dict | None = None  # keyword arguments for train.augment.augment (strength)
     groups: str = "auto"  # source groups CSV keeping real/fake twins together: "auto" = <data>/groups.csv, "none"
     cache_mb: float = 1024.0  # memory for decoded crops kept between epochs (train.cache); 0 = decode every time
+    ema: float = 0.0  # momentum of the weights' moving average validated and saved (train.averaging); 0 = off
 
     # Changing these on --resume would make the backup meaningless.
     IDENTITY = ("arch", "img_size", "seed", "pretrained")
@@ -190,14 +191,15 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
           time_budget: float | None = None, sbi_ratio: float | None = None, schedule: str | None = None,
           label_smoothing: float | None = None, weight_decay: float | None = None,
           model_options: dict | None = None, augment_options: dict | None = None,
-          groups: str | None = None, cache_mb: float | None = None) -> Path:
+          groups: str | None = None, cache_mb: float | None = None, ema: float | None = None) -> Path:
     """Train, keep the best epoch by validation AUC, calibrate on Validation; returns the run folder.
 
     `time_budget` is in minutes (None = no limit); `sbi_ratio` is the share of fakes that
     are self-blended from Train's reals (0 = off, 1 = real faces only); `groups` names a
     source groups CSV (`train.groups`: "auto" uses `<data>/groups.csv` when present,
     "none" turns it off) so real/fake twins share batches and augmentation; `cache_mb` is
-    the memory for decoded crops kept between epochs (speed only: the batches are the same).
+    the memory for decoded crops kept between epochs (speed only: the batches are the same);
+    `ema` > 0 validates and saves a moving average of the weights with that momentum.
     """
     out = Path(out_dir)
     resuming = check_run_folder(out, resume)
@@ -206,7 +208,7 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
         epochs=epochs, max_per_class=max_per_class, augment=augment, seed=seed, lr=lr, pretrained=pretrained,
         weights=weights, time_budget=time_budget, sbi_ratio=sbi_ratio, schedule=schedule,
         label_smoothing=label_smoothing, weight_decay=weight_decay, model_options=model_options,
-        augment_options=augment_options, groups=groups, cache_mb=cache_mb))
+        augment_options=augment_options, groups=groups, cache_mb=cache_mb, ema=ema))
     if not cfg.data_dir:
         raise InputError("no --data folder given")
     from deepfake_edge.train.models import get_arch
@@ -238,6 +240,8 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
 
     import keras
 
+    from deepfake_edge.train import averaging
+
     keras.utils.set_random_seed(cfg.seed)
     gpus = _devices()
     strategy = _strategy_and_precision(gpus)
@@ -247,8 +251,9 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
         model = build_model(cfg.arch, input_size=cfg.img_size, pretrained=cfg.pretrained, weights_path=cfg.weights,
                             **(cfg.model_options or {}))
         _adapt_batchnorm(model, _expected_steps(cfg, train_data.steps))
-        optimizer = (keras.optimizers.AdamW(cfg.lr, weight_decay=cfg.weight_decay) if cfg.weight_decay
-                     else keras.optimizers.Adam(cfg.lr))
+        ema_options = averaging.optimizer_options(cfg.ema)
+        optimizer = (keras.optimizers.AdamW(cfg.lr, weight_decay=cfg.weight_decay, **ema_options) if cfg.weight_decay
+                     else keras.optimizers.Adam(cfg.lr, **ema_options))
         model.compile(
             optimizer=optimizer,
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
@@ -269,13 +274,17 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
 
     # Order matters for a kill at any instant: the history row and the best checkpoint are
     # written BEFORE the backup records the epoch as finished (BackupAndRestore last).
+    # With weight averaging the averages are in the model from validation to just before the backup.
+    ema_in, ema_out = averaging.callbacks(cfg.ema)
     callbacks = [
         *_lr_schedule(keras, cfg),  # before the CSV logger, so the history records the rate it set
+        *ema_in,
         keras.callbacks.CSVLogger(str(history), append=True),
         keras.callbacks.ModelCheckpoint(str(out / BEST_FILENAME), monitor="val_auc", mode="max",
                                         save_best_only=True, initial_value_threshold=best_so_far),
         keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=cfg.patience),
         *_tensorboard(keras, out / "logs"),
+        *ema_out,
         keras.callbacks.BackupAndRestore(str(out / BACKUP_DIRNAME), double_checkpoint=True),
     ]
     budget = None
@@ -339,6 +348,7 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
             "schedule": cfg.schedule,
             "label_smoothing": cfg.label_smoothing,
             "weight_decay": cfg.weight_decay,
+            "ema": cfg.ema,
             "model_options": cfg.model_options,
             "augment_options": cfg.augment_options,
             "crop_cache": cache_use,
@@ -371,6 +381,8 @@ def _check_recipe(cfg: TrainConfig) -> None:
         raise InputError(f"--label-smoothing must be in [0, 0.5), got {cfg.label_smoothing}")
     if cfg.weight_decay < 0:
         raise InputError(f"--weight-decay must not be negative, got {cfg.weight_decay}")
+    if not 0.0 <= cfg.ema < 1.0:
+        raise InputError(f"--ema must be a momentum in [0, 1) (0 turns weight averaging off), got {cfg.ema}")
     if cfg.cache_mb < 0:
         raise InputError(f"--cache-mb must not be negative (0 turns the crop cache off), got {cfg.cache_mb}")
 
