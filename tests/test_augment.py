@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deepfake_edge.train.augment import (CORRUPTIONS, SEVERITIES, augment, color_jitter, corrupt, flip_horizontal,
-                                         grayscale)
+from deepfake_edge.train.augment import (CORRUPTIONS, SEVERITIES, augment, color_jitter, corrupt, cutout,
+                                         flip_horizontal, grayscale)
 from tests.datagen import real_image
 
 
@@ -76,3 +76,32 @@ def test_augment_is_seeded_and_varies(face):
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     assert not np.array_equal(a, face)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cutout_paints_one_rectangle_in_the_mean_colour(face, seed):
+    out = cutout(face, np.random.default_rng(seed), max_area=0.2)
+    changed = np.any(out != face, axis=2)
+    rows, cols = np.nonzero(changed)
+    assert out.shape == face.shape and out.dtype == np.uint8 and rows.size
+    box = out[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    mean = np.round(face.reshape(-1, 3).mean(axis=0))
+    assert np.all(box == mean)  # one solid rectangle, nothing outside it touched
+    area = box.shape[0] * box.shape[1] / (face.shape[0] * face.shape[1])
+    assert 0.02 * 0.8 <= area <= 0.2 * 1.2  # 2%..max_area, give or take rounding the sides to pixels
+
+
+def _largest_solid_share(img: np.ndarray) -> float:
+    """Share of the pixels taken by the most frequent colour."""
+    _, counts = np.unique(img.reshape(-1, img.shape[2]), axis=0, return_counts=True)
+    return counts.max() / (img.shape[0] * img.shape[1])
+
+
+def test_augment_without_cutout_draws_the_same_views_and_with_it_erases(face):
+    for seed in range(5):
+        plain = augment(face, np.random.default_rng(seed), corruption_prob=0.0)
+        np.testing.assert_array_equal(plain, augment(face, np.random.default_rng(seed), corruption_prob=0.0,
+                                                     cutout_prob=0.0))
+        erased = augment(face, np.random.default_rng(seed), corruption_prob=0.0, cutout_prob=1.0)
+        assert _largest_solid_share(plain) < 0.01  # a textured face has no solid block
+        assert _largest_solid_share(erased) >= 0.02  # the erased rectangle: at least 2% of the crop
