@@ -59,6 +59,28 @@ def test_artifact_reopens_with_its_backend_and_matches_keras(exported, tiny_data
     np.testing.assert_allclose(single, probs[:1], atol=1e-5)  # batch size does not change the answer
 
 
+@pytest.mark.parametrize("name", ["tflite", "tflite-int8"])
+def test_litert_keeps_one_interpreter_per_batch_size(exported, tiny_data, name):
+    """A face count that alternates between frames reuses allocated interpreters, with the same answers."""
+    from deepfake_edge.runtime.backends import open_backend
+
+    run, _ = exported
+    path = artifact_path(run, name)
+    batch, _ = labeled_crops(tiny_data, find_contract(path))
+    with open_backend(path) as backend:
+        first = {n: backend.predict(batch[:n]) for n in (1, 3)}
+        built = {n: entry[0] for n, entry in backend.interpreters.items()}
+        for n in (1, 3, 1, 3, 2):
+            probs = backend.predict(batch[:n])
+            if n in first:
+                np.testing.assert_array_equal(probs, first[n])
+        assert {n: entry[0] for n, entry in backend.interpreters.items() if n in built} == built  # none rebuilt
+        assert sorted(backend.interpreters) == [1, 2, 3]
+        for n in range(4, 4 + backend.max_interpreters):
+            backend.predict(np.repeat(batch[:1], n, axis=0))
+        assert len(backend.interpreters) == backend.max_interpreters  # the least recent sizes are dropped
+
+
 def test_onnx_interface_is_what_consumers_rely_on(exported, tiny_run):
     import onnx
 

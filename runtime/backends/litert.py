@@ -1,10 +1,14 @@
 """LiteRT (TFLite) backend, run with ai-edge-litert's interpreter; no TensorFlow import.
 
 Full-INT8 models keep float32 input/output here (the exporter converts with float I/O),
-so the same preprocessed batch feeds every format. The interpreter is resized to the
-batch size on demand and kept at that size for later calls.
+so the same preprocessed batch feeds every format. Each batch size gets its own
+interpreter, allocated once and kept (the few most recent sizes): a frame stream whose
+face count alternates (1, 2, 1, ...) would otherwise re-allocate on every change, which
+measured +0.08 ms per call for the DFDC edge model.
 """
 from __future__ import annotations
+
+from collections import OrderedDict
 
 import numpy as np
 
@@ -15,43 +19,64 @@ from deepfake_edge.runtime.errors import require
 class LiteRTBackend(Backend):
     runtime_name = "litert"
 
+    max_interpreters = 4  # batch sizes kept allocated at once
+
     def _load(self) -> None:
-        interpreter_mod = require("ai_edge_litert.interpreter", package="ai-edge-litert", purpose="Running .tflite models")
+        self._interpreter_mod = require("ai_edge_litert.interpreter", package="ai-edge-litert",
+                                        purpose="Running .tflite models")
+        self.interpreters: OrderedDict[int, tuple] = OrderedDict()  # batch size -> (interpreter, in, out)
+        interp = self._new_interpreter()
+        self._in = interp.get_input_details()[0]  # the model's own input: size and quantization
+        self.interpreters[int(self._in["shape"][0])] = (interp, self._in, interp.get_output_details()[0])
+
+    def _new_interpreter(self, batch: int | None = None):
         threads = self.options.get("threads")
-        self.interp = interpreter_mod.Interpreter(model_path=str(self.path), num_threads=int(threads) if threads else None)
-        self.interp.allocate_tensors()
-        self._in = self.interp.get_input_details()[0]
-        self._out = self.interp.get_output_details()[0]
-        self._batch = int(self._in["shape"][0])
+        interp = self._interpreter_mod.Interpreter(model_path=str(self.path),
+                                                   num_threads=int(threads) if threads else None)
+        if batch is not None:
+            shape = interp.get_input_details()[0]["shape"]
+            interp.resize_tensor_input(interp.get_input_details()[0]["index"], [batch, *shape[1:]])
+        interp.allocate_tensors()
+        return interp
+
+    def _interpreter_for(self, batch: int) -> tuple:
+        """The interpreter allocated for this batch size (built on first use, least recent evicted)."""
+        if batch in self.interpreters:
+            self.interpreters.move_to_end(batch)
+        else:
+            interp = self._new_interpreter(batch)
+            self.interpreters[batch] = (interp, interp.get_input_details()[0], interp.get_output_details()[0])
+            while len(self.interpreters) > self.max_interpreters:
+                self.interpreters.popitem(last=False)
+        return self.interpreters[batch]
 
     def _input_hw(self):
         shape = self._in["shape"]
         return (int(shape[1]), int(shape[2]))
 
-    def _quant_in(self, batch: np.ndarray) -> np.ndarray:
-        scale, zero = self._in.get("quantization", (0.0, 0))
-        if self._in["dtype"] in (np.int8, np.uint8) and scale:
-            info = np.iinfo(self._in["dtype"])
-            return np.clip(np.round(batch / scale + zero), info.min, info.max).astype(self._in["dtype"])
-        return batch.astype(self._in["dtype"], copy=False)
+    @staticmethod
+    def _quant_in(batch: np.ndarray, details: dict) -> np.ndarray:
+        scale, zero = details.get("quantization", (0.0, 0))
+        if details["dtype"] in (np.int8, np.uint8) and scale:
+            info = np.iinfo(details["dtype"])
+            return np.clip(np.round(batch / scale + zero), info.min, info.max).astype(details["dtype"])
+        return batch.astype(details["dtype"], copy=False)
 
-    def _dequant_out(self, out: np.ndarray) -> np.ndarray:
-        scale, zero = self._out.get("quantization", (0.0, 0))
-        if self._out["dtype"] in (np.int8, np.uint8) and scale:
+    @staticmethod
+    def _dequant_out(out: np.ndarray, details: dict) -> np.ndarray:
+        scale, zero = details.get("quantization", (0.0, 0))
+        if details["dtype"] in (np.int8, np.uint8) and scale:
             return (out.astype(np.float32) - zero) * scale
         return out
 
     def _predict(self, batch: np.ndarray) -> np.ndarray:
-        n = batch.shape[0]
-        if n != self._batch:
-            self.interp.resize_tensor_input(self._in["index"], [n, *self._in["shape"][1:]])
-            self.interp.allocate_tensors()
-            self._in = self.interp.get_input_details()[0]
-            self._out = self.interp.get_output_details()[0]
-            self._batch = n
-        self.interp.set_tensor(self._in["index"], self._quant_in(batch))
-        self.interp.invoke()
-        return self._dequant_out(self.interp.get_tensor(self._out["index"]))
+        interp, in_details, out_details = self._interpreter_for(batch.shape[0])
+        interp.set_tensor(in_details["index"], self._quant_in(batch, in_details))
+        interp.invoke()
+        return self._dequant_out(interp.get_tensor(out_details["index"]), out_details)
+
+    def _close(self) -> None:
+        self.interpreters.clear()
 
     @property
     def provider(self) -> str:
