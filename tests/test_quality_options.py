@@ -319,6 +319,29 @@ def test_edge_net_squeeze_excite_sits_in_the_depthwise_blocks_and_survives_onnx_
     np.testing.assert_allclose(_run_onnx(proto, batch), model(batch, training=False).numpy(), atol=1e-5)
 
 
+def test_edge_net_avgmax_head_keeps_each_channels_peak_and_exports():
+    """"avgmax" pools each channel's mean and its peak; the ONNX export computes the same probabilities."""
+    import keras
+
+    from deepfake_edge.export.onnx import _run_onnx, keras_to_onnx
+    from deepfake_edge.train.models import build_model
+
+    model = build_model("edge-net", input_size=32, pool="avgmax")
+    pooled = model.get_layer("gap_gmp")
+    assert pooled.output.shape[-1] == 2 * model.get_layer("gap").output.shape[-1]
+    assert model.get_layer("probs").kernel.shape == (2 * 256, 2)
+    probe = keras.Model(model.input, [model.get_layer("gap").input, pooled.output])
+    batch = np.random.default_rng(0).random((3, 32, 32, 3), dtype=np.float32)
+    features, pooled_values = (t.numpy() for t in probe(batch, training=False))
+    np.testing.assert_allclose(pooled_values[:, :256], features.mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(pooled_values[:, 256:], features.max(axis=(1, 2)), rtol=1e-6)
+
+    proto = keras_to_onnx(model, ModelContract(input_size=32, arch="edge-net"))
+    np.testing.assert_allclose(_run_onnx(proto, batch), model(batch, training=False).numpy(), atol=1e-5)
+    with pytest.raises(InputError, match="unknown pool 'median'"):
+        build_model("edge-net", input_size=32, pool="median")
+
+
 def test_train_command_passes_edge_net_options_only_when_given():
     import argparse
 
