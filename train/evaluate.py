@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deepfake_edge.runtime import metrics as runtime_metrics
 from deepfake_edge.runtime.contract import CONTRACT_FILENAME, ModelContract
 from deepfake_edge.runtime.errors import InputError
 from deepfake_edge.train import calibrate as cal
@@ -245,14 +246,14 @@ def _pyplot():
 def plot_roc(fake_probs, labels, metrics: dict, path: Path) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    is_fake = np.asarray(labels) == cal.FAKE_INDEX
+    is_fake = runtime_metrics.is_fake(labels)  # the same class order and threshold rule as the numbers
     if is_fake.any() and (~is_fake).any():
         from sklearn.metrics import roc_curve
 
         fpr, tpr, _ = roc_curve(is_fake.astype(int), fake_probs)
         ax.plot(fpr, tpr, lw=2, label=f"AUC {metrics['auc']:.3f}")
         thr = metrics["threshold"]
-        pred = np.asarray(fake_probs) >= thr
+        pred = runtime_metrics.predicted_fake(fake_probs, thr)
         ax.plot([(pred & ~is_fake).sum() / (~is_fake).sum()], [(pred & is_fake).sum() / is_fake.sum()], "o",
                 label=f"threshold {thr:.2f}")
     ax.plot([0, 1], [0, 1], "--", color="grey", lw=1)
