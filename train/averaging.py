@@ -12,8 +12,9 @@ optimizer, whatever the moment a run is killed, and `--resume` continues the sam
 
 Off in the edge recipe: on dfdc-faces under the 10-minute CPU budget, momentum 0.99
 lowered Validation AUC from 0.746-0.755 to 0.708 and Test AUC from 0.764 to 0.737
-(benchmarks/results/quality.md, x21). BatchNorm's moving statistics follow the raw
-weights, and a short run at a high learning rate leaves the average far behind them.
+(benchmarks/results/quality.md, x21), probably because BatchNorm's moving statistics
+follow the raw weights, and a short run at a high learning rate leaves the average far
+behind them.
 """
 from __future__ import annotations
 
