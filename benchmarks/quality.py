@@ -275,9 +275,9 @@ def to_markdown(results: dict[str, dict], meta: dict, experiments: list[dict], n
               "1.7x the epochs, x16, bought +0.003 Validation AUC; without augmentation it overfits within 7 epochs).",
               "- DFDC face swaps are made at video resolution and re-encoded, yet more pixels per face did not "
               "help here: 112 px (x17) and 192 px at 96 px's compute (x18) matched or trailed 96 px.",
-              "- Added regularisation (weight decay x19, cutout x22, self-blended fakes x23, stronger "
-              "augmentation x24) and weight averaging (x21) cost AUC; the recipe repeated as is (x26) shows "
-              "that one run of one setting moves by about 0.01.",
+              "- Added regularisation (weight decay x19, self-blended fakes x23, stronger augmentation x24) "
+              "and weight averaging (x21) cost AUC, cutout (x22) at best matched the recipe; the recipe "
+              "repeated as is (x26) shows that one run of one setting moves by about 0.01.",
               "- Test has 1,000 images: an AUC difference below about 0.03 is within sampling noise, and "
               "training seeds move a run's AUC as well (see the per-seed rows when there are several).",
               "- Latency is measured on a shared machine: compare the two columns, not with other tables."]

@@ -141,8 +141,9 @@ def cutout(img: np.ndarray, rng: np.random.Generator, max_area: float = 0.2) -> 
     Random erasing: a detector that may lose any part of the face cannot rest on one
     region's artefact (the DFDC winners erased face parts for the same reason). The mean
     colour adds no texture of its own, which noise would, and texture is what the model reads.
-    Off in the edge recipe: at probability 0.5 it lowered dfdc-faces Validation AUC from
-    0.746-0.755 to 0.737 under the 10-minute CPU budget (benchmarks/results/quality.md, x22).
+    Off in the edge recipe: at probability 0.5 it gave dfdc-faces Validation / Test AUC
+    0.737 / 0.748 under the 10-minute CPU budget, no better than the recipe's runs on the
+    same seed (0.733-0.755 / 0.754-0.765; benchmarks/results/quality.md, x22).
     """
     h, w = img.shape[:2]
     area = rng.uniform(0.02, max_area) * h * w

@@ -11,8 +11,8 @@ writes its state, so the backup always holds raw weights in the model and averag
 optimizer, whatever the moment a run is killed, and `--resume` continues the same average.
 
 Off in the edge recipe: on dfdc-faces under the 10-minute CPU budget, momentum 0.99
-lowered Validation AUC from 0.746-0.755 to 0.708 and Test AUC from 0.764 to 0.737
-(benchmarks/results/quality.md, x21), probably because BatchNorm's moving statistics
+gave Validation / Test AUC 0.708 / 0.737 where the recipe's runs on the same seed gave
+0.733-0.755 / 0.754-0.765 (benchmarks/results/quality.md, x21), probably because BatchNorm's moving statistics
 follow the raw weights, and a short run at a high learning rate leaves the average far
 behind them.
 """

@@ -164,7 +164,8 @@ def edge_net(input_size: int = 256, width: float = 1.0, stages=EDGE_STAGES, drop
     squeeze-and-excitation to the depthwise blocks (0 = none; 0.25 lowered Validation AUC
     from 0.746 to 0.736 and raised batch-1 latency to 0.61 ms, x20: off in the recipe);
     `pool` picks the head's global pooling (`POOLS`; "avgmax" gave Validation 0.735 / Test
-    0.739 against the recipe's 0.733 / 0.760 on seed 42, x25: "avg" in the recipe)."""
+    0.739 where the recipe's runs on the same seed gave 0.733-0.755 / 0.754-0.765, x25:
+    "avg" in the recipe)."""
     import keras
     from keras import layers
 
