@@ -50,6 +50,40 @@ def test_checkpoint_sees_the_averages_and_the_backup_the_raw_weights():
     np.testing.assert_allclose(_weights(model)[0], at_backup.averages[-1][0], rtol=1e-6)  # fit ends on averages
 
 
+def test_the_backup_a_resume_loads_holds_raw_weights_and_their_averages(tmp_path):
+    """What BackupAndRestore writes after an epoch: the model's raw weights and the optimizer's averages."""
+    import keras
+
+    from deepfake_edge.train import averaging
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+
+    def compiled():
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, use_bias=False)])
+        model.compile(optimizer=keras.optimizers.Adam(0.1, **averaging.optimizer_options(0.9)), loss="mse")
+        return model
+
+    class Last(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.raw = _weights(self.model)[0]
+            self.average = np.array(self.model.optimizer._model_variables_moving_average[0])
+
+    keras.utils.set_random_seed(1)
+    model, ema_in, ema_out, last = compiled(), *averaging.callbacks(0.9), Last()
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"), delete_checkpoint=False)
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[*ema_in, *ema_out, last, backup])
+    assert not np.allclose(last.raw, last.average, atol=1e-4)
+
+    resumed = compiled()
+    resumed.optimizer.build(resumed.trainable_variables)
+    resumed.load_weights(tmp_path / "backup" / "latest.weights.h5")  # what BackupAndRestore does on resume
+    np.testing.assert_allclose(_weights(resumed)[0], last.raw, rtol=1e-6)
+    np.testing.assert_allclose(np.array(resumed.optimizer._model_variables_moving_average[0]), last.average,
+                               rtol=1e-6)
+
+
 def test_no_averaging_adds_nothing():
     from deepfake_edge.train import averaging
 
