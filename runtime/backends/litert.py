@@ -25,27 +25,27 @@ class LiteRTBackend(Backend):
         self._interpreter_mod = require("ai_edge_litert.interpreter", package="ai-edge-litert",
                                         purpose="Running .tflite models")
         self.interpreters: OrderedDict[int, tuple] = OrderedDict()  # batch size -> (interpreter, in, out)
-        interp = self._new_interpreter()
-        self._in = interp.get_input_details()[0]  # the model's own input: size and quantization
-        self.interpreters[int(self._in["shape"][0])] = (interp, self._in, interp.get_output_details()[0])
+        entry = self._new_interpreter()
+        self._in = entry[1]  # the model's own input: size and quantization
+        self.interpreters[int(self._in["shape"][0])] = entry
 
-    def _new_interpreter(self, batch: int | None = None):
+    def _new_interpreter(self, batch: int | None = None) -> tuple:
+        """(interpreter, input details, output details), allocated for `batch` (None: the file's own)."""
         threads = self.options.get("threads")
         interp = self._interpreter_mod.Interpreter(model_path=str(self.path),
                                                    num_threads=int(threads) if threads else None)
         if batch is not None:
-            shape = interp.get_input_details()[0]["shape"]
-            interp.resize_tensor_input(interp.get_input_details()[0]["index"], [batch, *shape[1:]])
+            declared = interp.get_input_details()[0]
+            interp.resize_tensor_input(declared["index"], [batch, *declared["shape"][1:]])
         interp.allocate_tensors()
-        return interp
+        return interp, interp.get_input_details()[0], interp.get_output_details()[0]
 
     def _interpreter_for(self, batch: int) -> tuple:
         """The interpreter allocated for this batch size (built on first use, least recent evicted)."""
         if batch in self.interpreters:
             self.interpreters.move_to_end(batch)
         else:
-            interp = self._new_interpreter(batch)
-            self.interpreters[batch] = (interp, interp.get_input_details()[0], interp.get_output_details()[0])
+            self.interpreters[batch] = self._new_interpreter(batch)
             while len(self.interpreters) > self.max_interpreters:
                 self.interpreters.popitem(last=False)
         return self.interpreters[batch]
