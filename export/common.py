@@ -41,11 +41,12 @@ def keras_model_path(run_dir: str | Path) -> Path:
 
 def load_keras(run_dir: str | Path):
     """The run's Keras model (the reference every export is built from and checked against)."""
-    import keras  # heavy: only export steps that need it import it
-
     path = keras_model_path(run_dir)
     try:
-        return keras.models.load_model(path, compile=False)
+        # heavy: only export steps that need Keras import it
+        from deepfake_edge.runtime.layers import load_keras_model
+
+        return load_keras_model(path)
     except Exception as exc:  # noqa: BLE001 - Keras' own error, reported on one line
         raise ModelFileError(f"{path}: cannot load the Keras model ({first_line(exc)})") from exc
 

@@ -69,6 +69,7 @@ class TrainConfig:
     groups: str = "auto"  # source groups CSV keeping real/fake twins together: "auto" = <data>/groups.csv, "none"
     cache_mb: float = 1024.0  # memory for decoded crops kept between epochs (train.cache); 0 = decode every time
     ema: float = 0.0  # momentum of the weights' moving average validated and saved (train.averaging); 0 = off
+    flip_average: bool = False  # saved model averages its answers on the crop and its mirror image
 
     # Changing these on --resume would make the backup meaningless.
     IDENTITY = ("arch", "img_size", "seed", "pretrained")
@@ -191,7 +192,8 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
           time_budget: float | None = None, sbi_ratio: float | None = None, schedule: str | None = None,
           label_smoothing: float | None = None, weight_decay: float | None = None,
           model_options: dict | None = None, augment_options: dict | None = None,
-          groups: str | None = None, cache_mb: float | None = None, ema: float | None = None) -> Path:
+          groups: str | None = None, cache_mb: float | None = None, ema: float | None = None,
+          flip_average: bool | None = None) -> Path:
     """Train, keep the best epoch by validation AUC, calibrate on Validation; returns the run folder.
 
     `time_budget` is in minutes (None = no limit); `sbi_ratio` is the share of fakes that
@@ -199,7 +201,9 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
     source groups CSV (`train.groups`: "auto" uses `<data>/groups.csv` when present,
     "none" turns it off) so real/fake twins share batches and augmentation; `cache_mb` is
     the memory for decoded crops kept between epochs (speed only: the batches are the same);
-    `ema` > 0 validates and saves a moving average of the weights with that momentum.
+    `ema` > 0 validates and saves a moving average of the weights with that momentum;
+    `flip_average` saves the trained network wrapped to average its answers on the crop
+    and its mirror image (`train.models.flip_averaged`; calibration and every export see it).
     """
     out = Path(out_dir)
     resuming = check_run_folder(out, resume)
@@ -208,7 +212,7 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
         epochs=epochs, max_per_class=max_per_class, augment=augment, seed=seed, lr=lr, pretrained=pretrained,
         weights=weights, time_budget=time_budget, sbi_ratio=sbi_ratio, schedule=schedule,
         label_smoothing=label_smoothing, weight_decay=weight_decay, model_options=model_options,
-        augment_options=augment_options, groups=groups, cache_mb=cache_mb, ema=ema))
+        augment_options=augment_options, groups=groups, cache_mb=cache_mb, ema=ema, flip_average=flip_average))
     if not cfg.data_dir:
         raise InputError("no --data folder given")
     from deepfake_edge.train.models import get_arch
@@ -240,6 +244,7 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
 
     import keras
 
+    from deepfake_edge.runtime.layers import load_keras_model
     from deepfake_edge.train import averaging
 
     keras.utils.set_random_seed(cfg.seed)
@@ -312,7 +317,11 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
 
     best = out / BEST_FILENAME
     if best.is_file():
-        model = keras.models.load_model(best, compile=False)
+        model = load_keras_model(best)
+    if cfg.flip_average:
+        from deepfake_edge.train.models import flip_averaged
+
+        model = flip_averaged(model)
     _replace_atomically(out / "model.keras", model.save)
     _replace_atomically(out / "model.h5", model.save)
     if best.is_file():
@@ -349,6 +358,7 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
             "label_smoothing": cfg.label_smoothing,
             "weight_decay": cfg.weight_decay,
             "ema": cfg.ema,
+            "flip_average": cfg.flip_average,
             "model_options": cfg.model_options,
             "augment_options": cfg.augment_options,
             "crop_cache": cache_use,

@@ -46,6 +46,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--ema", type=float, default=None, metavar="MOMENTUM",
                         help="validate and save a moving average of the weights with this momentum, e.g. 0.99 "
                              "(default 0: the last step's weights)")
+    parser.add_argument("--flip-average", action="store_const", const=True, default=None,
+                        help="save the model averaging its answers on the crop and its mirror image "
+                             "(test-time flip in the graph: every format gets it; twice the compute)")
     parser.add_argument("--groups", default=None, metavar="CSV|auto|none",
                         help="source groups CSV (columns file, source[, split, label]): images made from one "
                              "source video, e.g. a fake and its real twin, share a batch and its augmentation; "
@@ -92,6 +95,7 @@ def run(args) -> int:
                 seed=args.seed, lr=args.lr, pretrained=args.pretrained, weights=args.weights,
                 time_budget=args.time_budget, sbi_ratio=sbi_ratio_of(args), schedule=args.schedule,
                 label_smoothing=args.label_smoothing, weight_decay=args.weight_decay, groups=args.groups,
-                model_options=model_options_of(args), cache_mb=args.cache_mb, ema=args.ema)
+                model_options=model_options_of(args), cache_mb=args.cache_mb, ema=args.ema,
+                flip_average=args.flip_average)
     print(f"run folder: {out}")
     return 0

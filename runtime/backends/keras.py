@@ -14,9 +14,10 @@ class KerasBackend(Backend):
     runtime_name = "keras"
 
     def _load(self) -> None:
-        import keras  # heavy: imported only when a Keras model is actually opened
+        # heavy: Keras is imported only when a Keras model is actually opened
+        from deepfake_edge.runtime.layers import load_keras_model
 
-        self.model = keras.models.load_model(self.path, compile=False)
+        self.model = load_keras_model(self.path)
         self.mode = self.options.get("mode", "function")
         if self.mode == "function":
             import tensorflow as tf
