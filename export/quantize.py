@@ -8,7 +8,9 @@ most of the INT8 error.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import tempfile
 from pathlib import Path
 
@@ -44,6 +46,19 @@ def calibration_batch(data: Path | None, contract: ModelContract, n_images: int 
     return batch
 
 
+@contextlib.contextmanager
+def _working_directory(path):
+    """Run a block in `path`: ONNX Runtime's shape inference saves a debug model
+    (`sym_shape_infer_temp.onnx` + external data) into the working directory when it fails,
+    which would litter the user's folder."""
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 def quantize_onnx_int8(source: Path, dest: Path, calib: np.ndarray) -> None:
     """Pre-process, then statically quantize `source` to QDQ INT8 (per-channel) at `dest`."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -68,7 +83,8 @@ def quantize_onnx_int8(source: Path, dest: Path, calib: np.ndarray) -> None:
     reader = BatchReader()
     with tempfile.TemporaryDirectory(prefix="deepfake-edge-quant-") as tmp:
         prepped = Path(tmp) / "prepped.onnx"
-        quant_pre_process(str(source), str(prepped))
+        with _working_directory(tmp):
+            quant_pre_process(str(Path(source).resolve()), str(prepped))
         quantize_static(
             str(prepped), str(dest), reader,
             quant_format=QuantFormat.QDQ,

@@ -3,6 +3,7 @@ matches the Keras model; one failing step does not stop the others."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,6 +132,26 @@ def test_failed_check_leaves_no_artifact_behind(run_copy, monkeypatch):
     onnx = run_copy / "model.onnx"
     assert not onnx.exists() and not sidecar_path(onnx).exists()
     assert not [p.name for p in run_copy.iterdir() if "onnx" in p.name]  # no temp files either
+
+
+def test_failed_int8_preparation_leaves_the_working_folder_clean(run_copy, tiny_data, tmp_path, monkeypatch):
+    from onnxruntime.quantization import shape_inference
+
+    from deepfake_edge.export.pipeline import export_run
+
+    def failing_pre_process(source, output, **_):  # what ONNX Runtime does when shapes stay unknown
+        open("sym_shape_infer_temp.onnx", "wb").close()
+        raise Exception("Incomplete symbolic shape inference")
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(shape_inference, "quant_pre_process", failing_pre_process)
+    results = {r.format: r for r in export_run(run_copy, "onnx,onnx-int8", data=tiny_data, calib_images=8)}
+    assert results["onnx"].ok and not results["onnx-int8"].ok
+    assert "Incomplete symbolic shape inference" in results["onnx-int8"].error
+    assert list(cwd.iterdir()) == [] and not (run_copy / "model.int8.onnx").exists()
+    assert Path.cwd() == cwd  # the working directory is restored
 
 
 def test_bad_run_folder_and_format_are_one_line_errors(tmp_path, capsys):
