@@ -33,6 +33,8 @@ CLI = [sys.executable, "-m", "deepfake_edge.app"]
 OTHER_RESULTS = (
     ("Per-stage latency of one 640x480 frame (DFDC edge model)", "frame_latency.md",
      "python benchmarks/frame_latency.py --run runs/dfdc-edge"),
+    ("Flip averaging (`train --flip-average`): AUC and latency with and without it", "flip_average.md",
+     "python benchmarks/flip_average.py RUN..."),
     ("Training and input-pipeline throughput", "train_throughput.md", "python benchmarks/train_throughput.py"),
     ("Web app under load, and the browser's glass-to-glass latency", "load_test.md",
      "python benchmarks/load_test.py"),

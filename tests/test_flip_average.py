@@ -99,3 +99,60 @@ def test_train_flip_average_saves_records_and_calibrates_the_wrapped_model(tiny_
         probs = backend.predict(batch)
     validation = contract["metrics"]["validation"]
     assert validation["nll_uncalibrated"] == pytest.approx(cal.nll(probs, labels[kept], 1.0), rel=1e-5)
+
+
+def _flip_benchmark():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "flip_average.py"
+    spec = importlib.util.spec_from_file_location("flip_average_bench", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_flip_benchmark_compares_the_same_weights_for_plain_and_wrapped_runs(tiny_run, flip_run, tiny_data,
+                                                                             tmp_path):
+    from deepfake_edge.runtime.backends import open_backend
+    from deepfake_edge.runtime.contract import ModelContract
+    from deepfake_edge.runtime.dataset import list_labeled_folder, load_preprocessed
+    from deepfake_edge.runtime.metrics import roc_auc
+
+    bench = _flip_benchmark()
+    plain_run, wrapped_run = bench.split_aucs(tiny_run, tiny_data), bench.split_aucs(flip_run, tiny_data)
+    for split in bench.SPLITS:  # a wrapped run is unwrapped: both rows score the same two networks
+        assert wrapped_run[split] == pytest.approx(plain_run[split], abs=1e-9)
+    paths, labels = list_labeled_folder(tiny_data, "Test")
+    contract = ModelContract.load(tiny_run / "contract.json")
+    batch, kept, _ = load_preprocessed(paths, contract)
+    with open_backend(tiny_run / "model.keras") as plain, open_backend(flip_run / "model.keras") as averaged:
+        expected = (roc_auc(plain.predict(batch)[:, contract.fake_index], labels[kept]),
+                    roc_auc(averaged.predict(batch)[:, contract.fake_index], labels[kept]))
+    assert plain_run["Test"] == pytest.approx(expected, abs=1e-9)
+    out = tmp_path / "flip.md"
+    assert bench.main([str(tiny_run), str(flip_run), "--data", str(tiny_data), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "Machine:" in text and text.count("| tiny-cnn |") == 3  # one row per run, one per architecture
+    summary = next(line for line in text.splitlines() if line.startswith("| tiny-cnn | 2 |")).split(" | ")
+    plain, averaged = plain_run["Test"]
+    assert summary[5:7] == [f"{plain:.4f}", f"{averaged:.4f}"]  # both runs score the same two networks
+    assert float(summary[8]) > 0 and float(summary[9].rstrip(" |")) > 0  # both networks were timed
+
+
+@pytest.mark.gpu
+def test_tensorrt_engine_keeps_the_flip_average(flip_run, tiny_data, tmp_path):
+    from deepfake_edge.export.tensorrt import export_engine
+    from deepfake_edge.runtime.backends import open_backend
+    from deepfake_edge.runtime.contract import ModelContract
+    from deepfake_edge.runtime.preprocess import fake_probability
+
+    contract = ModelContract.load(flip_run / "contract.json")
+    engine = export_engine(flip_run, contract, data=tiny_data, max_batch=8, timing_cache=tmp_path / "cache")
+    batch, _ = labeled_crops(tiny_data, contract)
+    reference = keras_fake_probs(flip_run, batch, contract)
+    with open_backend(engine) as backend:
+        probs = fake_probability(backend.predict(batch), contract)
+        mirrored = fake_probability(backend.predict(_mirrored(batch)), contract)
+    assert np.abs(probs - reference).max() <= 1e-2  # FP16 engine
+    assert np.abs(probs - mirrored).max() <= 1e-2

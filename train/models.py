@@ -189,8 +189,8 @@ def flip_averaged(model):
 
     Test-time flip averaging as part of the graph, so every format, backend and consumer
     gets the same answer and calibration is fitted on it; the weights are shared (same
-    parameters), the compute doubles. On dfdc-faces it raised the Test AUC of all eight
-    edge-net runs measured (mean +0.006; benchmarks/results/quality.md).
+    parameters), the compute doubles. On dfdc-faces it raised the Test AUC of all 13
+    edge-net runs measured (mean +0.005 to +0.009 per width; benchmarks/results/flip_average.md).
     """
     import keras
     from keras import layers
