@@ -261,7 +261,9 @@ def to_markdown(results: dict[str, dict], meta: dict, experiments: list[dict], n
                   "Each: one training run on dfdc-faces Train under the stated budget, seed 42, same machine.",
                   "Records are appended by `quality.py experiment`, except: x0 was a direct `deepfake-edge train`",
                   "run entered by hand, and settings keys with a parenthesised remark (e.g. `bn_momentum (then",
-                  "default)`) were annotated by hand afterwards to state a default that changed later.", "",
+                  "default)`) were annotated by hand afterwards to state a default that changed later.",
+                  "Settings are on top of the recipe of the time: the edge recipe ran at width 1.0 up to x30,",
+                  "at width 0.75 from x31 on (`model_options` replaces the recipe's as a whole).", "",
                   "| # | name | settings (on top of the named recipe) | budget (min) | epochs | Val AUC | Test AUC | Test acc |",
                   "|---:|---|---|---:|---:|---:|---:|---:|"]
         for i, e in enumerate([e for e in experiments if e["recipe"] != "demo"], 1):

@@ -391,6 +391,13 @@ def test_recipe_fills_unset_train_options_and_explicit_ones_win():
     assert (mine.arch, mine.img_size, mine.lr) == ("edge-net", 128, 0.002)
     plain = train_command.apply_recipe(parser.parse_args(base))
     assert plain.arch is None and plain.lr is None  # no recipe: train()'s defaults or the resumed run's
+    assert train_command.model_options_of(edge) == {"width": 0.75}  # edge-net options travel with the recipe
+    fused = train_command.apply_recipe(parser.parse_args([*base, "--recipe", "edge", "--fused-blocks", "0"]))
+    assert train_command.model_options_of(fused) == {"width": 0.75, "fused_blocks": 0}
+    wide = train_command.apply_recipe(parser.parse_args([*base, "--recipe", "edge", "--width", "1.0"]))
+    assert train_command.model_options_of(wide) == {"width": 1.0}
+    other = train_command.apply_recipe(parser.parse_args([*base, "--recipe", "edge", "--arch", "tiny-cnn"]))
+    assert other.lr == 0.004 and train_command.model_options_of(other) is None  # not edge-net's width
     with pytest.raises(SystemExit):
         parser.parse_args([*base, "--recipe", "fastest"])
     with pytest.raises(InputError, match="unknown recipe 'fastest'; choose one of: seed, edge"):

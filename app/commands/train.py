@@ -70,19 +70,31 @@ def sbi_ratio_of(args) -> float | None:
 
 
 def model_options_of(args) -> dict | None:
-    """Architecture options given on the command line (None: the run's or the architecture's own)."""
-    options = {k: v for k, v in (("width", args.width), ("fused_blocks", args.fused_blocks)) if v is not None}
+    """Architecture options: the recipe's, then those given on the command line (None: the
+    run's or the architecture's own)."""
+    given = {k: v for k, v in (("width", args.width), ("fused_blocks", args.fused_blocks)) if v is not None}
+    options = {**(getattr(args, "recipe_model_options", None) or {}), **given}
     return options or None
 
 
 def apply_recipe(args):
-    """Fill the options left unset on the command line from `--recipe` (explicit ones win)."""
+    """Fill the options left unset on the command line from `--recipe` (explicit ones win).
+
+    The recipe's architecture options (e.g. edge-net's width) come along only while the
+    recipe's architecture is the one trained: `--recipe edge --arch tiny-cnn` must not hand
+    edge-net's width to another network.
+    """
     if args.recipe:
         from deepfake_edge.train.recipes import recipe
 
-        for key, value in recipe(args.recipe).items():
+        options = recipe(args.recipe)
+        arch_given = args.arch
+        model_options = options.pop("model_options", None)
+        for key, value in options.items():
             if getattr(args, key) is None:
                 setattr(args, key, value)
+        if arch_given in (None, options.get("arch")):
+            args.recipe_model_options = model_options
     return args
 
 
