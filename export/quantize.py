@@ -83,8 +83,9 @@ def quantize_onnx_int8(source: Path, dest: Path, calib: np.ndarray) -> None:
     reader = BatchReader()
     with tempfile.TemporaryDirectory(prefix="deepfake-edge-quant-") as tmp:
         prepped = Path(tmp) / "prepped.onnx"
+        source = Path(source).resolve()  # before the working directory changes
         with _working_directory(tmp):
-            quant_pre_process(str(Path(source).resolve()), str(prepped))
+            quant_pre_process(str(source), str(prepped))
         quantize_static(
             str(prepped), str(dest), reader,
             quant_format=QuantFormat.QDQ,

@@ -154,6 +154,15 @@ def test_failed_int8_preparation_leaves_the_working_folder_clean(run_copy, tiny_
     assert Path.cwd() == cwd  # the working directory is restored
 
 
+def test_int8_export_of_a_run_named_by_a_relative_path(run_copy, tiny_data, monkeypatch):
+    from deepfake_edge.export.pipeline import export_run
+
+    monkeypatch.chdir(run_copy.parent)
+    [result] = export_run(run_copy.name, "onnx-int8", data=tiny_data, calib_images=8)
+    assert result.ok, result.error
+    assert (run_copy / "model.int8.onnx").is_file() and list(run_copy.parent.iterdir()) == [run_copy]
+
+
 def test_bad_run_folder_and_format_are_one_line_errors(tmp_path, capsys):
     assert run_command("export", [str(tmp_path)]) == 2
     out = capsys.readouterr().out
