@@ -12,7 +12,7 @@ from deepfake_edge.runtime.formats import artifact_path, get_format
 from tests.export_helpers import copy_run, keras_fake_probs, labeled_crops
 from tests.test_evaluate import cli_main
 
-FORMATS = ["h5", "saved_model", "onnx", "onnx-int8", "tflite", "tflite-fp16"]
+FORMATS = ["h5", "saved_model", "onnx", "onnx-fp16", "onnx-int8", "tflite", "tflite-fp16", "tflite-int8"]
 PARITY = {"fp32": 1e-4, "fp16": 1e-2, "int8": 0.15}
 
 
