@@ -17,11 +17,11 @@ class HorizontalFlip(keras.layers.Layer):
     """Mirror images left to right (NHWC): the fixed, deterministic flip of test-time averaging.
 
     Unlike `keras.layers.RandomFlip` it flips at inference too. It gathers the columns in
-    reverse order, which exports as one ONNX `Gather`: with
-    `keras.ops.flip` tf2onnx wrote transposes around a `ReverseSequence`, and the
-    flip-averaged width-0.5 edge-net took 0.66-0.71 ms at batch 1 instead of 0.56-0.61 (ONNX
-    Runtime, 2 CPU cores; the plain network 0.26-0.28); a reversed slice was as fast but
-    ONNX Runtime's INT8 preparation could not infer its shapes.
+    reverse order, which exports as one ONNX `Gather`. With `keras.ops.flip`, tf2onnx wrote
+    transposes around a `ReverseSequence` and the flip-averaged width-0.5 edge-net took
+    0.66-0.71 ms at batch 1 instead of 0.56-0.61 (ONNX Runtime, 2 CPU cores; the plain
+    network 0.26-0.28); a reversed slice was as fast, but ONNX Runtime's INT8 preparation
+    could not infer its shapes.
     """
 
     def call(self, inputs):
