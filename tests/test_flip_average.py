@@ -9,6 +9,7 @@ import pytest
 
 from deepfake_edge.runtime.contract import find_contract
 from deepfake_edge.runtime.formats import artifact_path, get_format
+from tests.benchmark_scripts import load_benchmark
 from tests.export_helpers import copy_run, keras_fake_probs, labeled_crops
 from tests.test_evaluate import cli_main
 
@@ -101,17 +102,6 @@ def test_train_flip_average_saves_records_and_calibrates_the_wrapped_model(tiny_
     assert validation["nll_uncalibrated"] == pytest.approx(cal.nll(probs, labels[kept], 1.0), rel=1e-5)
 
 
-def _flip_benchmark():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "flip_average.py"
-    spec = importlib.util.spec_from_file_location("flip_average_bench", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_flip_benchmark_compares_the_same_weights_for_plain_and_wrapped_runs(tiny_run, flip_run, tiny_data,
                                                                              tmp_path):
     from deepfake_edge.runtime.backends import open_backend
@@ -119,7 +109,7 @@ def test_flip_benchmark_compares_the_same_weights_for_plain_and_wrapped_runs(tin
     from deepfake_edge.runtime.dataset import list_labeled_folder, load_preprocessed
     from deepfake_edge.runtime.metrics import roc_auc
 
-    bench = _flip_benchmark()
+    bench = load_benchmark("flip_average")
     plain_run, wrapped_run = bench.split_aucs(tiny_run, tiny_data), bench.split_aucs(flip_run, tiny_data)
     for split in bench.SPLITS:  # a wrapped run is unwrapped: both rows score the same two networks
         assert wrapped_run[split] == pytest.approx(plain_run[split], abs=1e-9)

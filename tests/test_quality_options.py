@@ -11,6 +11,7 @@ import pytest
 
 from deepfake_edge.runtime.contract import ModelContract
 from deepfake_edge.runtime.errors import InputError
+from tests.benchmark_scripts import load_benchmark
 from tests.test_evaluate import cli_main
 
 SIZE = 32
@@ -219,19 +220,8 @@ def test_edge_net_width_scales_the_network():
 
 # -- the quality benchmark's report -----------------------------------------------------------
 
-def _quality_module():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "quality.py"
-    spec = importlib.util.spec_from_file_location("quality_bench", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_quality_report_summarises_robustness_and_names_machine_and_command():
-    q = _quality_module()
+    q = load_benchmark("quality")
     rows = [{"corruption": "clean", "severity": 0, "auc": 0.8}] + [
         {"corruption": "jpeg", "severity": s, "auc": 0.8 - 0.05 * s} for s in (1, 2, 3, 4, 5)]
     summary = q._robustness_summary(rows)
@@ -247,7 +237,7 @@ def test_quality_report_summarises_robustness_and_names_machine_and_command():
 
 
 def test_quality_report_with_several_seeds_compares_the_mean_auc():
-    q = _quality_module()
+    q = load_benchmark("quality")
     per_seed = {"seed": [{"test_auc": 0.60, "test_accuracy": 0.55}, {"test_auc": 0.64, "test_accuracy": 0.61}],
                 "edge": [{"test_auc": 0.70, "test_accuracy": 0.66}, {"test_auc": 0.76, "test_accuracy": 0.70}]}
     summaries = {n: q.seed_summary(p) for n, p in per_seed.items()}
@@ -269,7 +259,7 @@ def test_quality_report_with_several_seeds_compares_the_mean_auc():
 
 
 def test_quality_benchmark_trains_each_recipe_in_its_own_process_with_the_recipe_settings(tiny_data, tmp_path):
-    q = _quality_module()
+    q = load_benchmark("quality")
     out = tmp_path / "run"
     (out / "stale").mkdir(parents=True)  # a fresh run replaces what a previous one left
     recipe = {"arch": "tiny-cnn", "img_size": 32, "batch_size": 8, "lr": 3e-3, "groups": "none"}
@@ -356,7 +346,7 @@ def test_train_command_passes_edge_net_options_only_when_given():
 
 
 def test_reuse_recognises_a_finished_run_only_with_the_same_settings(tmp_path):
-    q = _quality_module()
+    q = load_benchmark("quality")
     recipe = {"arch": "edge-net", "img_size": 96, "lr": 0.004, "groups": "auto"}
     settings = q.recipe_settings(recipe, 10.0, seed=7)
     assert settings == {"epochs": 200, "seed": 7, "cache_mb": 1024.0, **recipe, "time_budget": 10.0}
@@ -404,7 +394,7 @@ def test_recipe_fills_unset_train_options_and_explicit_ones_win():
         recipe("fastest")
     recipe("edge")["lr"] = 1.0  # a copy: the table stays as measured
     assert RECIPES["edge"]["lr"] == 0.004
-    q = _quality_module()
+    q = load_benchmark("quality")
     assert q.RECIPES["edge"] == RECIPES["edge"] and q.RECIPES["seed"] == {**RECIPES["seed"], "img_size": 64}
 
 

@@ -134,13 +134,9 @@ def test_verify_without_exports_is_a_clear_error(run_copy, eval_data, capsys):
 
 
 def test_dfdc_benchmark_script_writes_a_results_file_naming_the_machine(run_copy, tiny_data, tmp_path):
-    import importlib.util
-    from pathlib import Path
+    from tests.benchmark_scripts import load_benchmark
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "verify_dfdc.py"
-    spec = importlib.util.spec_from_file_location("verify_dfdc", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("verify_dfdc")
     out = tmp_path / "verify_dfdc.md"
     code = module.main(["--run", str(run_copy), "--data", str(tiny_data), "--formats", "onnx", "--out", str(out)])
     assert code == 0
