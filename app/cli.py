@@ -16,7 +16,8 @@ import sys
 from deepfake_edge.runtime.errors import DeepfakeEdgeError
 
 # Order shown in --help: the user's path from data to a deployed, measured model.
-COMMANDS = ("prepare", "train", "evaluate", "export", "verify", "detect", "app", "bench", "demo", "face-model")
+COMMANDS = ("prepare", "train", "evaluate", "export", "verify", "detect", "app", "bench", "demo", "face-model",
+            "weights")
 
 
 def _module_name(command: str) -> str:

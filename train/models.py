@@ -251,3 +251,30 @@ def mobilenetv3_small(input_size: int = 224, pretrained: bool = False, weights_p
 def efficientnet_b0(input_size: int = 224, pretrained: bool = False, weights_path: str | None = None,
                     dropout: float = 0.2, **_):
     return _application("EfficientNetB0", input_size, pretrained, weights_path, dropout)
+
+
+def _imagenet_normalization():
+    from deepfake_edge.train.mobilenet_v2 import imagenet_normalization
+
+    return imagenet_normalization()
+
+
+@register("mobilenet-v2", _imagenet_normalization(),
+          "torchvision-layout MobileNetV2 (3.5M parameters); --pretrained: ImageNet weights installed offline "
+          "by `deepfake-edge weights`")
+def mobilenet_v2(input_size: int = 128, pretrained: bool = False, weights_path: str | None = None,
+                 dropout: float = 0.2, **_):
+    """MobileNetV2 laid out like torchvision's (`train.mobilenet_v2`), so its ImageNet weights
+    (`train.weights`, no download at run time) initialise it; the project's 2-class head on top.
+    The contract's normalisation is torchvision's ImageNet mean/std."""
+    import keras
+    from keras import layers
+
+    from deepfake_edge.train.mobilenet_v2 import mobilenet_v2 as features
+
+    backbone = features(input_size=input_size, include_top=False)
+    if pretrained or weights_path:
+        from deepfake_edge.train.weights import load_into
+
+        load_into(backbone, "mobilenet-v2", weights_path)
+    return keras.Model(backbone.inputs, _head(backbone.outputs[0], layers, dropout), name="mobilenet_v2")
