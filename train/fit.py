@@ -70,6 +70,8 @@ class TrainConfig:
     cache_mb: float = 1024.0  # memory for decoded crops kept between epochs (train.cache); 0 = decode every time
     ema: float = 0.0  # momentum of the weights' moving average validated and saved (train.averaging); 0 = off
     flip_average: bool = False  # saved model averages its answers on the crop and its mirror image
+    teacher: str | None = None  # run folder or model file whose soft labels the student learns (train.distill)
+    teacher_weight: float = 0.5  # share of each Train target taken from the teacher (1 = soft labels only)
 
     # Changing these on --resume would make the backup meaningless.
     IDENTITY = ("arch", "img_size", "seed", "pretrained")
@@ -193,7 +195,8 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
           label_smoothing: float | None = None, weight_decay: float | None = None,
           model_options: dict | None = None, augment_options: dict | None = None,
           groups: str | None = None, cache_mb: float | None = None, ema: float | None = None,
-          flip_average: bool | None = None) -> Path:
+          flip_average: bool | None = None, teacher: str | None = None,
+          teacher_weight: float | None = None) -> Path:
     """Train, keep the best epoch by validation AUC, calibrate on Validation; returns the run folder.
 
     `time_budget` is in minutes (None = no limit); `sbi_ratio` is the share of fakes that
@@ -203,7 +206,10 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
     the memory for decoded crops kept between epochs (speed only: the batches are the same);
     `ema` > 0 validates and saves a moving average of the weights with that momentum;
     `flip_average` saves the trained network wrapped to average its answers on the crop
-    and its mirror image (`train.models.flip_averaged`; calibration and every export see it).
+    and its mirror image (`train.models.flip_averaged`; calibration and every export see it);
+    `teacher` (a run folder or model file) distils that model into this one: Train targets
+    become `(1 - teacher_weight) * label + teacher_weight * teacher's probabilities` on the
+    same augmented crops (`train.distill`).
     """
     out = Path(out_dir)
     resuming = check_run_folder(out, resume)
@@ -212,7 +218,8 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
         epochs=epochs, max_per_class=max_per_class, augment=augment, seed=seed, lr=lr, pretrained=pretrained,
         weights=weights, time_budget=time_budget, sbi_ratio=sbi_ratio, schedule=schedule,
         label_smoothing=label_smoothing, weight_decay=weight_decay, model_options=model_options,
-        augment_options=augment_options, groups=groups, cache_mb=cache_mb, ema=ema, flip_average=flip_average))
+        augment_options=augment_options, groups=groups, cache_mb=cache_mb, ema=ema, flip_average=flip_average,
+        teacher=str(teacher) if teacher else None, teacher_weight=teacher_weight))
     if not cfg.data_dir:
         raise InputError("no --data folder given")
     from deepfake_edge.train.models import get_arch
@@ -239,6 +246,12 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
                             augment_options=cfg.augment_options, groups_file=groups_file, cache=cache)
     val_data = load_split(cfg.data_dir, "Validation", contract, batch_size=cfg.batch_size, train=False,
                           max_per_class=cfg.max_per_class, seed=cfg.seed, skip_log=skip_log, cache=cache)
+    train_inputs, teacher = train_data.dataset, None
+    if cfg.teacher:
+        from deepfake_edge.train.distill import Teacher, with_teacher
+
+        teacher = Teacher(cfg.teacher, contract)
+        train_inputs = with_teacher(train_data.dataset, teacher, cfg.teacher_weight)
     config_text = json.dumps(asdict(cfg), indent=2) + "\n"
     _replace_atomically(out / CONFIG_FILENAME, lambda tmp: tmp.write_text(config_text))
 
@@ -303,12 +316,15 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
              cfg.epochs, f"{len(gpus)} GPU(s), mixed precision" if gpus else "CPU")
     t0, cpu0 = time.perf_counter(), time.process_time()
     try:
-        model.fit(train_data.dataset, validation_data=val_data.dataset, epochs=cfg.epochs,
+        model.fit(train_inputs, validation_data=val_data.dataset, epochs=cfg.epochs,
                   steps_per_epoch=train_data.steps, callbacks=callbacks, verbose=_verbosity())
     except KeyboardInterrupt:
         log.warning("interrupted: %s/backup holds the last finished epoch; continue with:\n"
                     "  deepfake-edge train --data %s --out %s --resume", out, cfg.data_dir, out)
         raise
+    finally:
+        if teacher is not None:
+            teacher.close()
     seconds = time.perf_counter() - t0
     cpu_seconds = time.process_time() - cpu0
     if budget is not None and budget.stopped:
@@ -359,6 +375,8 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
             "weight_decay": cfg.weight_decay,
             "ema": cfg.ema,
             "flip_average": cfg.flip_average,
+            "teacher": str(teacher.path) if teacher is not None else None,
+            "teacher_weight": cfg.teacher_weight if teacher is not None else None,
             "model_options": cfg.model_options,
             "augment_options": cfg.augment_options,
             "crop_cache": cache_use,
@@ -393,6 +411,11 @@ def _check_recipe(cfg: TrainConfig) -> None:
         raise InputError(f"--weight-decay must not be negative, got {cfg.weight_decay}")
     if not 0.0 <= cfg.ema < 1.0:
         raise InputError(f"--ema must be a momentum in [0, 1) (0 turns weight averaging off), got {cfg.ema}")
+    if cfg.teacher:
+        from deepfake_edge.train.distill import check_teacher_weight, resolve_teacher
+
+        check_teacher_weight(cfg.teacher_weight)
+        resolve_teacher(cfg.teacher)
     if cfg.cache_mb < 0:
         raise InputError(f"--cache-mb must not be negative (0 turns the crop cache off), got {cfg.cache_mb}")
 

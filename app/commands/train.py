@@ -26,8 +26,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed (default 42)")
     parser.add_argument("--lr", type=float, default=None, metavar="X", help="initial Adam learning rate (default 1e-3)")
     parser.add_argument("--pretrained", action="store_const", const=True, default=None,
-                        help="ImageNet weights for Keras-application architectures (downloads once)")
-    parser.add_argument("--weights", default=None, metavar="PATH", help="local ImageNet 'notop' .h5 weights (offline --pretrained)")
+                        help="start from ImageNet weights: mobilenet-v2 reads them offline from the cache that "
+                             "`deepfake-edge weights` (or make setup) fills; Keras applications download once")
+    parser.add_argument("--weights", default=None, metavar="PATH",
+                        help="local ImageNet weights: a .pth / converted .npz for mobilenet-v2, a 'notop' .h5 "
+                             "for Keras applications (offline --pretrained)")
     parser.add_argument("--time-budget", type=float, default=None, metavar="MIN",
                         help="stop after the epoch that crosses MIN minutes of training (the run folder is still "
                              "complete and calibrated); compares architectures at the same cost")
@@ -56,6 +59,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--cache-mb", type=float, default=None, metavar="MB",
                         help="memory for decoded face crops kept between epochs, so later epochs skip JPEG "
                              "decoding (speed only; default 1024, 0 = off)")
+    parser.add_argument("--teacher", default=None, metavar="RUN_DIR|MODEL",
+                        help="distil: learn a stronger model's soft labels on the same augmented crops (a run folder "
+                             "uses its model.onnx, else model.keras; see train/distill.py)")
+    parser.add_argument("--teacher-weight", type=float, default=None, metavar="W",
+                        help="share of each training target taken from --teacher (0 < W <= 1; default 0.5)")
     parser.add_argument("--width", type=float, default=None, metavar="X",
                         help="channel-width multiplier for edge-net (default 1.0; 0.75 in --recipe edge)")
     parser.add_argument("--fused-blocks", type=int, default=None, metavar="N",
@@ -108,6 +116,6 @@ def run(args) -> int:
                 time_budget=args.time_budget, sbi_ratio=sbi_ratio_of(args), schedule=args.schedule,
                 label_smoothing=args.label_smoothing, weight_decay=args.weight_decay, groups=args.groups,
                 model_options=model_options_of(args), cache_mb=args.cache_mb, ema=args.ema,
-                flip_average=args.flip_average)
+                flip_average=args.flip_average, teacher=args.teacher, teacher_weight=args.teacher_weight)
     print(f"run folder: {out}")
     return 0
