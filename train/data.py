@@ -96,14 +96,21 @@ class SplitData:
         return None if self.groups is None else int((np.bincount(self.groups) >= 2).sum())
 
 
+SBI_MASKS = ("auto", "landmarks", "ellipse")
+
+
 def load_example(path: str, label: int, seed: int, contract: ModelContract, train: bool,
                  augment_options: dict | None = None, sbi: bool = False,
-                 cache: CropCache | None = None) -> tuple[np.ndarray, bool, str]:
+                 cache: CropCache | None = None, landmarks=None,
+                 sbi_jpeg: float = 0.0) -> tuple[np.ndarray, bool, str]:
     """(model input, ok, error) for one file; never raises on a bad image.
 
     `sbi=True` turns the (real) image into a self-blended fake at its ORIGINAL resolution
     before the crop, as a face swap is made on the full frame before anyone crops it; such
-    examples bypass `cache`, which holds crops, not full-resolution images.
+    examples bypass `cache`, which holds crops, not full-resolution images. With `landmarks`
+    (`train.landmarks.LandmarkTable`) the fake is blended inside the face-mesh hull
+    (`train.sbi.landmark_self_blend`, JPEG-compressing the source with probability
+    `sbi_jpeg`); images without a mesh, or without `landmarks`, use the elliptical mask.
     """
     size = contract.input_size
     rng = np.random.default_rng(seed)
@@ -112,9 +119,15 @@ def load_example(path: str, label: int, seed: int, contract: ModelContract, trai
         try:
             img = read_rgb(path)
             if sbi:
-                from deepfake_edge.train.synth import self_blend
+                points = landmarks.get(path) if landmarks is not None else None
+                if points is not None:
+                    from deepfake_edge.train.sbi import landmark_self_blend
 
-                img = self_blend(img, rng)
+                    img = landmark_self_blend(img, points, rng, jpeg_prob=sbi_jpeg)
+                else:
+                    from deepfake_edge.train.synth import self_blend
+
+                    img = self_blend(img, rng)
             crop = resize_crop(img, size)
         except (InputError, ValueError) as exc:
             return np.zeros((size, size, 3), np.float32), False, str(exc)
@@ -131,7 +144,7 @@ def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract,
                  train: bool, augment: bool = True, seed: int = 0, skip_log: SkipLog | None = None,
                  repeat: bool = False, augment_options: dict | None = None, sbi_ratio: float = 0.0,
                  source: str | Path | None = None, groups: np.ndarray | None = None,
-                 cache: CropCache | None = None):
+                 cache: CropCache | None = None, landmarks=None, sbi_jpeg: float = 0.0):
     """A batched, prefetched `tf.data.Dataset` yielding (float32 NHWC batch, one-hot labels).
 
     `train=True` shuffles (seeded, reshuffled every epoch) and augments (when `augment`);
@@ -142,7 +155,8 @@ def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract,
     paths share. `groups` (one source id per path, `train.groups`; training without SBI
     only) keeps each source's images next to each other, so real/fake twins share a batch,
     and gives them the same augmentation. `cache` (`train.cache.CropCache`) keeps decoded
-    crops between epochs; the batches are the same with or without it.
+    crops between epochs; the batches are the same with or without it. `landmarks` and
+    `sbi_jpeg` shape the self-blended fakes (`load_example`).
     """
     import tensorflow as tf
 
@@ -160,7 +174,7 @@ def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract,
     def _load(path_bytes, label, elem_seed, sbi):
         path = path_bytes.decode("utf-8")
         x, ok, err = load_example(path, int(label), int(elem_seed), contract, do_augment, augment_options,
-                                  sbi=bool(sbi), cache=cache)
+                                  sbi=bool(sbi), cache=cache, landmarks=landmarks, sbi_jpeg=sbi_jpeg)
         if not ok:
             skip_log.add(path, err)
         return x, np.bool_(ok)
@@ -263,6 +277,26 @@ def _sbi_mixture(tf, paths: list[str], labels: np.ndarray, contract: ModelContra
     return tf.data.Dataset.sample_from_datasets(streams, weights=weights, seed=seed)
 
 
+def sbi_landmarks(paths, labels, contract: ModelContract, mask: str):
+    """The Train reals' face-mesh landmarks for `mask` "landmarks" / "auto" (None: elliptical masks)."""
+    from deepfake_edge.runtime.errors import FaceModelError
+    from deepfake_edge.train.landmarks import LandmarkTable, resolve_landmark_model
+
+    if mask not in SBI_MASKS:
+        raise InputError(f"unknown --sbi-mask {mask!r}; choose one of: {', '.join(SBI_MASKS)}")
+    if mask == "ellipse":
+        return None
+    try:
+        resolve_landmark_model()
+    except FaceModelError as exc:
+        if mask == "landmarks":
+            raise
+        log.warning("self-blended fakes use elliptical masks: %s", exc)
+        return None
+    real = list(contract.class_names).index("Real")
+    return LandmarkTable.for_files([p for p, y in zip(paths, labels) if y == real])
+
+
 def list_train_split(data_dir: str | Path, *, max_per_class: int | None = None, seed: int = 0,
                      sbi_ratio: float = 0.0) -> tuple[list[Path], np.ndarray]:
     """Train's (paths, labels); with `sbi_ratio` 1 the Fake folder may be absent or empty.
@@ -292,14 +326,17 @@ def load_split(data_dir: str | Path, split: str, contract: ModelContract, *, bat
                augment: bool = True, max_per_class: int | None = None, seed: int = 0,
                skip_log: SkipLog | None = None, repeat: bool = False, sbi_ratio: float = 0.0,
                augment_options: dict | None = None, groups_file: str | Path | None = None,
-               cache: CropCache | None = None) -> SplitData:
+               cache: CropCache | None = None, sbi_mask: str = "auto", sbi_jpeg: float = 0.0) -> SplitData:
     """List one split of a Kaggle-layout folder and wrap it in a streaming dataset.
 
     Raises InputError (one line) for a missing split or an empty/missing class folder.
     With `sbi_ratio` > 0 (Train only), `class_counts` also reports the expected share of
     self-blended fakes under "sbi_ratio". `groups_file` (Train only, see `train.groups`)
     puts real/fake twins from one source side by side; `groups` then holds each image's
-    source id. `cache` keeps decoded crops between epochs (see `make_dataset`).
+    source id. `cache` keeps decoded crops between epochs (see `make_dataset`). `sbi_mask`
+    picks the self-blended fakes' mask: "landmarks" (face-mesh hull; the landmarks of the
+    Train reals are computed once and cached), "ellipse", or "auto" (landmarks when the
+    face-landmark model is installed); `counts["sbi_mask"]` says which was used.
     """
     if split.lower() == "train":
         paths, labels = list_train_split(data_dir, max_per_class=max_per_class, seed=seed, sbi_ratio=sbi_ratio)
@@ -313,13 +350,20 @@ def load_split(data_dir: str | Path, split: str, contract: ModelContract, *, bat
     elif groups_file is not None:
         log.info("%s: groups file not used (%s)", groups_file,
                  "self-blended fakes come from reals" if sbi_ratio else f"{split} is not shuffled for training")
+    landmarks, mask_used = None, "ellipse"
+    if sbi_ratio and train:
+        landmarks = sbi_landmarks(paths, labels, contract, sbi_mask)
+        mask_used = "landmarks" if landmarks is not None else "ellipse"
     ds = make_dataset(paths, labels, contract, batch_size=batch_size, train=train, augment=augment,
                       seed=seed, skip_log=skip_log, repeat=repeat, sbi_ratio=sbi_ratio,
                       augment_options=augment_options, source=Path(data_dir) / split, groups=groups,
-                      cache=cache)
+                      cache=cache, landmarks=landmarks, sbi_jpeg=sbi_jpeg)
     counts = {name: int((labels == i).sum()) for i, name in enumerate(contract.class_names)}
     if sbi_ratio:
         counts["sbi_ratio"] = float(sbi_ratio)
+        counts["sbi_mask"] = mask_used
+        if landmarks is not None:
+            counts["sbi_face_meshes"] = len(landmarks)
     steps = max(1, -(-len(paths) // batch_size))
     if sbi_ratio and counts[contract.class_names[contract.fake_index]] == 0:
         steps = max(1, -(-2 * len(paths) // batch_size))  # an epoch sees each real once and as many SBI fakes

@@ -70,6 +70,8 @@ class TrainConfig:
     cache_mb: float = 1024.0  # memory for decoded crops kept between epochs (train.cache); 0 = decode every time
     ema: float = 0.0  # momentum of the weights' moving average validated and saved (train.averaging); 0 = off
     flip_average: bool = False  # saved model averages its answers on the crop and its mirror image
+    sbi_mask: str = "auto"  # self-blended fakes' mask: "landmarks" (face mesh), "ellipse", "auto" (mesh if installed)
+    sbi_jpeg: float = 0.0  # probability that a self-blended source is JPEG-compressed first (double JPEG)
     teacher: str | None = None  # run folder or model file whose soft labels the student learns (train.distill)
     teacher_weight: float = 0.5  # share of each Train target taken from the teacher (1 = soft labels only)
 
@@ -196,7 +198,8 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
           model_options: dict | None = None, augment_options: dict | None = None,
           groups: str | None = None, cache_mb: float | None = None, ema: float | None = None,
           flip_average: bool | None = None, teacher: str | None = None,
-          teacher_weight: float | None = None) -> Path:
+          teacher_weight: float | None = None, sbi_mask: str | None = None,
+          sbi_jpeg: float | None = None) -> Path:
     """Train, keep the best epoch by validation AUC, calibrate on Validation; returns the run folder.
 
     `time_budget` is in minutes (None = no limit); `sbi_ratio` is the share of fakes that
@@ -219,7 +222,8 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
         weights=weights, time_budget=time_budget, sbi_ratio=sbi_ratio, schedule=schedule,
         label_smoothing=label_smoothing, weight_decay=weight_decay, model_options=model_options,
         augment_options=augment_options, groups=groups, cache_mb=cache_mb, ema=ema, flip_average=flip_average,
-        teacher=str(teacher) if teacher else None, teacher_weight=teacher_weight))
+        teacher=str(teacher) if teacher else None, teacher_weight=teacher_weight, sbi_mask=sbi_mask,
+        sbi_jpeg=sbi_jpeg))
     if not cfg.data_dir:
         raise InputError("no --data folder given")
     from deepfake_edge.train.models import get_arch
@@ -243,7 +247,8 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
     train_data = load_split(cfg.data_dir, "Train", contract, batch_size=cfg.batch_size, train=True,
                             augment=cfg.augment, max_per_class=cfg.max_per_class, seed=cfg.seed,
                             skip_log=skip_log, repeat=True, sbi_ratio=cfg.sbi_ratio,
-                            augment_options=cfg.augment_options, groups_file=groups_file, cache=cache)
+                            augment_options=cfg.augment_options, groups_file=groups_file, cache=cache,
+                            sbi_mask=cfg.sbi_mask, sbi_jpeg=cfg.sbi_jpeg)
     val_data = load_split(cfg.data_dir, "Validation", contract, batch_size=cfg.batch_size, train=False,
                           max_per_class=cfg.max_per_class, seed=cfg.seed, skip_log=skip_log, cache=cache)
     train_inputs, teacher = train_data.dataset, None
@@ -368,6 +373,7 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
             "time_budget_min": cfg.time_budget,
             "stopped_by_time_budget": bool(budget is not None and budget.stopped),
             "sbi_ratio": cfg.sbi_ratio,
+            "sbi_jpeg": cfg.sbi_jpeg,
             "groups_file": str(groups_file) if train_data.groups is not None else None,
             "source_groups": train_data.source_groups,
             "schedule": cfg.schedule,
@@ -401,6 +407,12 @@ def _check_recipe(cfg: TrainConfig) -> None:
     from deepfake_edge.train.schedule import SCHEDULES
 
     check_sbi_ratio(cfg.sbi_ratio)
+    from deepfake_edge.train.data import SBI_MASKS
+
+    if cfg.sbi_mask not in SBI_MASKS:
+        raise InputError(f"unknown --sbi-mask {cfg.sbi_mask!r}; choose one of: {', '.join(SBI_MASKS)}")
+    if not 0.0 <= cfg.sbi_jpeg <= 1.0:
+        raise InputError(f"--sbi-jpeg must be a probability in [0, 1], got {cfg.sbi_jpeg}")
     if cfg.time_budget is not None and cfg.time_budget <= 0:
         raise InputError(f"--time-budget must be a positive number of minutes, got {cfg.time_budget}")
     if cfg.schedule not in SCHEDULES:

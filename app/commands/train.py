@@ -40,6 +40,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--sbi-ratio", type=float, default=None, metavar="R",
                         help="share of the fakes that are self-blended (0..1; 1 = train from real faces alone, "
                              "Train/Fake may then be missing); implies --sbi")
+    parser.add_argument("--sbi-mask", choices=("auto", "landmarks", "ellipse"), default=None,
+                        help="mask of the self-blended fakes: the face-mesh hull (landmarks, as the SBI method; "
+                             "computed once per dataset and cached), an ellipse, or auto = landmarks when the "
+                             "face-landmark model is installed (default)")
+    parser.add_argument("--sbi-jpeg", type=float, default=None, metavar="P",
+                        help="probability that a self-blended face is JPEG-compressed before blending "
+                             "(double-JPEG artefacts; default 0)")
     parser.add_argument("--schedule", choices=("plateau", "cosine"), default=None,
                         help="learning-rate schedule: halve on a validation-loss plateau (default) or a cosine "
                              "anneal over --time-budget / --epochs")
@@ -116,6 +123,7 @@ def run(args) -> int:
                 time_budget=args.time_budget, sbi_ratio=sbi_ratio_of(args), schedule=args.schedule,
                 label_smoothing=args.label_smoothing, weight_decay=args.weight_decay, groups=args.groups,
                 model_options=model_options_of(args), cache_mb=args.cache_mb, ema=args.ema,
-                flip_average=args.flip_average, teacher=args.teacher, teacher_weight=args.teacher_weight)
+                flip_average=args.flip_average, teacher=args.teacher, teacher_weight=args.teacher_weight,
+                sbi_mask=args.sbi_mask, sbi_jpeg=args.sbi_jpeg)
     print(f"run folder: {out}")
     return 0
