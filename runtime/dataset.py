@@ -57,20 +57,33 @@ def list_split(root: str | Path, split: str, *, max_per_class: int | None = None
     return _list_flat(find_split(root, split), max_per_class=max_per_class, seed=seed)
 
 
-def list_labeled_folder(root: str | Path, split: str | None = None, **kw) -> tuple[list[Path], np.ndarray]:
-    """A split of the Kaggle layout, or any folder with Real/Fake subfolders (cross-dataset)."""
+def list_labeled_folder(root: str | Path, split: str | None = None, *, one_class_ok: bool = False,
+                        **kw) -> tuple[list[Path], np.ndarray]:
+    """A split of the Kaggle layout, or any folder with Real/Fake subfolders (cross-dataset).
+
+    `one_class_ok=True` (evaluation) also takes a folder, or split, holding only `Real/`
+    or only `Fake/` (a set of known fakes, or of known reals): its images all get that label.
+    """
     root = Path(root)
-    if split and _child_ci(root, split) is not None:
+    base = _child_ci(root, split) if split else None
+    if one_class_ok:
+        folder = base if base is not None else root
+        present = [name for name in CLASS_NAMES if _child_ci(folder, name) is not None]
+        if len(present) == 1:
+            return _list_flat(folder, classes=present, **kw)
+    if base is not None:
         return list_split(root, split, **kw)
     if _child_ci(root, "Real") is not None and _child_ci(root, "Fake") is not None:
         return _list_flat(root, **kw)
     return list_split(root, split or "Test", **kw)
 
 
-def _list_flat(root: Path, *, max_per_class: int | None = None, seed: int = 0):
+def _list_flat(root: Path, *, max_per_class: int | None = None, seed: int = 0, classes=CLASS_NAMES):
     paths: list[Path] = []
     labels: list[int] = []
     for index, name in enumerate(CLASS_NAMES):
+        if name not in classes:
+            continue
         folder = class_folder(root, name)
         files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
         if not files:

@@ -138,3 +138,38 @@ def test_evaluate_errors_are_one_line(tmp_path, tiny_data, monkeypatch, capsys):
     assert cli_main(["evaluate", tmp_path, "--data", tiny_data], monkeypatch) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "no model.keras" in err
+
+
+@pytest.mark.parametrize("only", ["Fake", "Real"])
+def test_evaluate_a_one_class_folder_reports_recall_or_false_positives(tiny_run, tiny_data, tmp_path, monkeypatch,
+                                                                        capsys, only):
+    """A folder of known fakes (or reals) is scored at the calibrated threshold; AUC is absent, with the reason."""
+    from deepfake_edge.runtime.backends import open_backend
+    from deepfake_edge.runtime.dataset import load_preprocessed
+    from deepfake_edge.runtime.preprocess import fake_probability
+
+    folder = tmp_path / "known"
+    shutil.copytree(tiny_data / "Test" / only, folder / only)
+    out = tmp_path / "eval"
+    assert cli_main(["evaluate", tiny_run, "--data", folder, "--out", out], monkeypatch) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    paths = sorted((folder / only).iterdir())
+    with open_backend(tiny_run / "model.keras") as backend:
+        batch, _, _ = load_preprocessed(paths, backend.contract)
+        flagged = float(np.mean(fake_probability(backend.predict(batch), backend.contract) >= backend.contract.threshold))
+    key = "recall_fake" if only == "Fake" else "false_positive_rate"
+    assert m["one_class"] == only and m["n"] == len(paths) and m["auc"] is None
+    assert m[key] == pytest.approx(flagged) and f"only {only}" in m["auc_note"]
+    assert not (out / "roc.png").exists() and (out / "confusion_matrix.png").is_file()
+    printed = capsys.readouterr().out
+    assert f"only {only} images" in printed and f"{flagged:.4f}" in printed
+
+
+def test_evaluate_that_fails_leaves_no_output_folder(tiny_run, tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "data" / "Fake"
+    empty.mkdir(parents=True)
+    out = tmp_path / "eval"
+    assert cli_main(["evaluate", tiny_run, "--data", tmp_path / "data", "--out", out], monkeypatch) == 2
+    err = capsys.readouterr().err.strip()
+    assert "holds no images" in err and "\n" not in err
+    assert not out.exists()

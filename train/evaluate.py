@@ -69,11 +69,12 @@ def predict_paths(backend, paths: list[Path], *, batch_size: int = 64, desc: str
     return probs_arr, kept_arr, errors
 
 
-def _predict_labeled(model: Path, data_dir, split, *, max_per_class, batch_size, contract=None, desc=None):
+def _predict_labeled(model: Path, data_dir, split, *, max_per_class, batch_size, contract=None, desc=None,
+                     one_class_ok=False):
     from deepfake_edge.runtime.backends import open_backend
     from deepfake_edge.runtime.dataset import list_labeled_folder
 
-    paths, labels = list_labeled_folder(data_dir, split, max_per_class=max_per_class)
+    paths, labels = list_labeled_folder(data_dir, split, max_per_class=max_per_class, one_class_ok=one_class_ok)
     with open_backend(model, contract=contract) as backend:
         probs, kept, errors = predict_paths(backend, paths, batch_size=batch_size, desc=desc or f"predict {split}")
     for e in errors:
@@ -118,19 +119,33 @@ def calibrate_run(run_dir: str | Path, data_dir: str | Path, *, max_per_class: i
 def evaluate_run(run_or_model: str | Path, data_dir: str | Path, split: str = "Test", *,
                  robustness: bool = False, max_per_class: int | None = None, batch_size: int = 64,
                  out_dir: str | Path | None = None, seed: int = 0) -> dict:
-    """Evaluate with the contract's temperature and threshold; write metrics and plots to `eval/`."""
+    """Evaluate with the contract's temperature and threshold; write metrics and plots to `eval/`.
+
+    A folder holding only Fake (or only Real) images is scored too: AUC needs both classes,
+    so the report gives the share of fakes caught (recall) or of reals wrongly flagged
+    (false-positive rate) at the calibrated threshold, with `one_class` naming the class
+    and `auc_note` saying why AUC is absent. Nothing is written when evaluation fails.
+    """
     from deepfake_edge.runtime.contract import find_contract
 
     model = model_path_of(run_or_model)
     contract = find_contract(model)
     out = Path(out_dir) if out_dir else model.parent / EVAL_DIRNAME
-    out.mkdir(parents=True, exist_ok=True)
     paths, labels, probs, errors = _predict_labeled(model, data_dir, split, max_per_class=max_per_class,
-                                                    batch_size=batch_size, contract=contract)
+                                                    batch_size=batch_size, contract=contract, one_class_ok=True)
     from deepfake_edge.runtime.preprocess import fake_probability
 
     p_fake = fake_probability(probs, contract)
     metrics = cal.classification_metrics(p_fake, labels, contract.threshold)
+    present = sorted({contract.class_names[i] for i in np.unique(labels)})
+    if len(present) == 1:
+        (only,) = present
+        flagged = float(np.mean(runtime_metrics.predicted_fake(p_fake, contract.threshold)))
+        metrics.update({
+            "one_class": only,
+            "auc_note": f"AUC needs both Real and Fake images; this folder holds only {only}",
+            "recall_fake" if only == "Fake" else "false_positive_rate": flagged,
+        })
     metrics.update({
         "split": split,
         "data": str(data_dir),
@@ -142,8 +157,10 @@ def evaluate_run(run_or_model: str | Path, data_dir: str | Path, split: str = "T
         "skipped_files": errors,
         "threshold_source": "contract (fitted on Validation)" if contract.metrics.get("calibration") else "contract",
     })
+    out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(_finite(metrics), indent=2) + "\n")
-    plot_roc(p_fake, labels, metrics, out / "roc.png")
+    if "one_class" not in metrics:  # a ROC curve needs both classes
+        plot_roc(p_fake, labels, metrics, out / "roc.png")
     plot_confusion(np.asarray(metrics["confusion_matrix"]), contract.class_names, out / "confusion_matrix.png")
     log.info("%s: accuracy %.4f, AUC %.4f, ECE %.4f on %d images (threshold %.3f, T %.3f) -> %s",
              split, metrics["accuracy"], metrics["auc"], metrics["ece"], metrics["n"], contract.threshold,
