@@ -1,0 +1,129 @@
+"""Detection on 4.7x more faces: the edge recipe on dfdc-faces-xl, an ImageNet teacher, distillation, SBI.
+
+Each row of STUDY is one training on the XL Train split (23,426 faces; Validation and
+Test identical to dfdc-faces, so every number compares with benchmarks/results/quality.md),
+made by the same `train()` the CLI runs, in its own process, under a wall-clock budget:
+
+    .venv/bin/python benchmarks/xl_study.py                       # train what is missing, measure all
+    .venv/bin/python benchmarks/xl_study.py --rows xl-edge,xl-teacher
+    .venv/bin/python benchmarks/xl_study.py --measure-only        # re-measure the run folders
+
+Rows (the CLI equivalent is in each row's `command`):
+- xl-edge: `--recipe edge` (edge-net, width 0.75, 96 px), the student without a teacher;
+- xl-teacher: `--recipe teacher` (torchvision's ImageNet MobileNetV2, offline weights);
+- xl-student: `--recipe edge --teacher runs/xl-teacher`, the edge model distilled;
+- xl-sbi-real-only: `--recipe edge --sbi-ratio 1 --sbi-mask landmarks`: no DFDC fake at all,
+  every fake self-blended from XL's reals (the field's cross-manipulation protocol).
+
+Each finished run is exported to ONNX and measured as deployed (`quality.measure_run`):
+Test accuracy / AUC / ECE at the Validation-fitted threshold and temperature, parameters,
+FLOPs, batch-1 ONNX latency, training wall time. Writes benchmarks/results/xl_study.md
+and xl_study.json; the hand-written reading in xl_study.notes.md is appended.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import quality  # benchmarks/quality.py: training in a child process, measuring a run as deployed
+
+from deepfake_edge.train import recipes
+
+REPO = quality.REPO
+XL = REPO / ".." / "shared" / "data" / "dfdc-faces-xl"
+RESULTS = REPO / "benchmarks" / "results"
+NOTES = RESULTS / "xl_study.notes.md"
+log = logging.getLogger("xl_study")
+
+
+def _row(recipe: str, budget: float, epochs: int, command: str, **overrides) -> dict:
+    return {"settings": {**recipes.recipe(recipe), **overrides}, "budget": budget, "epochs": epochs,
+            "command": f"deepfake-edge train --data DATA --out RUN --recipe {recipe} --epochs {epochs} "
+                       f"--time-budget {budget:g}{command}"}
+
+
+# name -> the run's train() settings, wall-clock budget (minutes) and epoch cap
+STUDY: dict[str, dict] = {
+    "xl-edge": _row("edge", 32, 20, ""),
+    "xl-teacher": _row("teacher", 40, 12, ""),
+    "xl-student": _row("edge", 32, 20, " --teacher runs/xl-teacher", teacher=str(REPO / "runs" / "xl-teacher")),
+    "xl-sbi-real-only": _row("edge", 30, 20, " --sbi-ratio 1 --sbi-mask landmarks", sbi_ratio=1.0,
+                             sbi_mask="landmarks"),
+}
+RUN_DIRS = {"xl-edge": "xl-edge-s42"}  # the first XL run was made by hand with exactly these settings
+
+
+def run_dir(name: str) -> Path:
+    return REPO / "runs" / RUN_DIRS.get(name, name)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(XL))
+    ap.add_argument("--rows", default=",".join(STUDY), help=f"rows to train/measure (default all: {', '.join(STUDY)})")
+    ap.add_argument("--measure-only", action="store_true", help="measure existing run folders, train nothing")
+    ap.add_argument("--robustness", action="store_true", help="also the per-corruption table (slower)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    data = Path(args.data)
+    if not (data / "Train").is_dir():
+        print(f"xl_study.py: {data}: dfdc-faces-xl not found (expected Train|Validation|Test / Real|Fake)",
+              file=sys.stderr)
+        return 2
+    from deepfake_edge.runtime.profile import machine_info
+
+    saved = RESULTS / "xl_study.json"
+    results = json.loads(saved.read_text())["results"] if saved.is_file() else {}
+    for name in args.rows.split(","):
+        row, run = STUDY[name], run_dir(name)
+        settings = quality.recipe_settings(row["settings"], row["budget"], epochs=row["epochs"])
+        if not args.measure_only and not quality.finished_with(run, settings):
+            log.info("training %s into %s (%s min budget)", name, run, row["budget"])
+            quality.train_recipe(row["settings"], data, run, row["budget"], epochs=row["epochs"])
+        if not (run / "contract.json").is_file():
+            log.warning("%s: %s not trained yet, skipped", name, run)
+            continue
+        results[name] = {"command": row["command"], **quality.measure_run(run, data, robustness=args.robustness)}
+        log.info("%s: %s", name, {k: results[name][k] for k in ("test_auc", "test_accuracy", "epochs_run")})
+    meta = {"machine": machine_info(), "data": os.path.relpath(data, REPO),
+            "command": "python benchmarks/xl_study.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seed": 42}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    (RESULTS / "xl_study.md").write_text(to_markdown(results, meta))
+    print((RESULTS / "xl_study.md").read_text())
+    return 0
+
+
+def to_markdown(results: dict, meta: dict) -> str:
+    f = quality._f
+    lines = [
+        "# Detection on dfdc-faces-xl: more faces, an ImageNet teacher, distillation, self-blended fakes",
+        "",
+        f"Machine: {meta['machine']}. Data: `{meta['data']}` (Train 11,713 + 11,713; Validation and Test the",
+        "same 500 + 500 each as dfdc-faces). Training seed 42; each run's own budget. "
+        f"Made by `{meta['command']}` on {meta['date']}.",
+        "Test numbers are the exported ONNX model's, at the threshold and temperature fitted on Validation.",
+        "",
+        "| run | arch | params | MFLOPs | batch-1 ONNX ms | epochs | train min | Val AUC | Test AUC | Test acc | Test ECE |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in results.items():
+        wall = r.get("train_wall_s")
+        lines.append(f"| {name} | {r['arch']} | {f(r['params'])} | {f(r['mflops_per_image'], 1)} | "
+                     f"{f(r['latency_b1_ms_p50'])} | {f(r['epochs_run'])} | {f(wall / 60 if wall else None, 1)} | "
+                     f"{f(r['val_auc'])} | {f(r['test_auc'])} | {f(r['test_accuracy'])} | {f(r['test_ece'])} |")
+    lines += ["", "Commands (DATA = ../shared/data/dfdc-faces-xl):", ""]
+    lines += [f"- {name}: `{r['command']}`" for name, r in results.items()]
+    notes = NOTES.read_text() if NOTES.is_file() else ""
+    return "\n".join(lines) + "\n" + ("\n" + notes if notes else "")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
