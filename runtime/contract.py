@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from deepfake_edge.runtime.errors import ContractError
+from deepfake_edge.runtime.errors import ContractError, InputError
 
 CONTRACT_VERSION = 1
+MAX_CONTRACT_BYTES = 4 * 1024 * 1024  # a contract is a few kB; anything near this is not one
 CONTRACT_FILENAME = "contract.json"
 ONNX_METADATA_KEY = "deepfake_edge.contract"
 FAKE = "Fake"
@@ -152,10 +153,14 @@ class ModelContract:
 
     @classmethod
     def load(cls, path: str | Path) -> "ModelContract":
+        from deepfake_edge.runtime.io import read_text
+
         path = Path(path)
-        if not path.is_file():
-            raise ContractError(f"{path}: contract file not found")
-        return cls.from_json(path.read_text(), source=str(path))
+        try:
+            text = read_text(path, "contract", max_bytes=MAX_CONTRACT_BYTES)
+        except InputError as exc:
+            raise ContractError(str(exc).replace("file not found", "contract file not found")) from None
+        return cls.from_json(text, source=str(path))
 
 
 def _json_default(obj: Any) -> Any:
@@ -182,26 +187,28 @@ def find_contract(model_path: str | Path) -> ModelContract:
     3. `contract.json` in the same folder (the run folder).
     """
     model_path = Path(model_path)
+    from deepfake_edge.runtime.io import exists, is_regular_file, read_text
+
     side = sidecar_path(model_path)
-    if side.is_file():
+    if exists(side):
         try:
-            data = json.loads(side.read_text())
+            data = json.loads(read_text(side, "contract", max_bytes=MAX_CONTRACT_BYTES))
         except json.JSONDecodeError as exc:
             raise ContractError(f"{side}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ContractError(f"{side}: cannot read sidecar contract ({exc})") from exc
+        except InputError as exc:
+            raise ContractError(f"cannot read the sidecar contract: {exc}") from None
         if not isinstance(data, dict):
             raise ContractError(f"{side}: expected a JSON object, got {type(data).__name__}")
         # Engine sidecars wrap the contract with build information.
         if "contract" in data and isinstance(data["contract"], dict):
             data = data["contract"]
         return ModelContract.from_dict(data, source=str(side))
-    if model_path.suffix == ".onnx" and model_path.is_file():
+    if model_path.suffix == ".onnx" and is_regular_file(model_path):
         embedded = read_onnx_contract(model_path)
         if embedded is not None:
             return embedded
     run_contract = model_path.parent / CONTRACT_FILENAME
-    if run_contract.is_file():
+    if exists(run_contract):
         return ModelContract.load(run_contract)
     raise ContractError(
         f"{model_path}: no model contract found (looked for {side.name}, embedded metadata, "

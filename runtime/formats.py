@@ -114,8 +114,10 @@ def artifact_path(run_dir: str | Path, fmt: Format | str) -> Path:
 
 def resolve_model_path(model: str | Path) -> Path:
     """A model file, or a run folder (-> its best CPU artifact: ONNX if exported, else Keras)."""
+    from deepfake_edge.runtime.io import is_folder
+
     p = Path(model)
-    if p.is_dir() and not p.name.endswith("_saved_model"):
+    if is_folder(p) and not p.name.endswith("_saved_model"):
         for name in ("onnx", "tflite", "keras"):
             candidate = artifact_path(p, name)
             if candidate.exists():

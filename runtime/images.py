@@ -16,6 +16,7 @@ from deepfake_edge.runtime.errors import InputError
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 MAX_PIXELS = 50_000_000  # ~7000x7000: above this, refuse instead of exhausting memory
 MIN_SIDE = 16
+MAX_IMAGE_BYTES = 256 * 1024 * 1024  # an encoded image larger than this is refused before it is read
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -29,12 +30,9 @@ def read_rgb(source: str | Path | bytes, *, max_pixels: int = MAX_PIXELS, min_si
 
     label = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
     if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.exists():
-            raise InputError(f"{label}: file not found")
-        if path.is_dir():
-            raise InputError(f"{label}: is a folder, not an image")
-        data = path.read_bytes()
+        from deepfake_edge.runtime.io import read_bytes
+
+        data = read_bytes(Path(source), "image", max_bytes=MAX_IMAGE_BYTES)
     else:
         data = source
     if len(data) == 0:

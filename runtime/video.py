@@ -38,15 +38,18 @@ class VideoInfo:
     height: int
 
 
+MAX_VIDEO_BYTES = 8 * 1024 ** 3  # 8 GB: larger files are refused rather than scanned
+
+
 def open_video(path: str | Path):
     """An opened cv2.VideoCapture and its info; InputError naming the file if it cannot be opened."""
     import cv2
 
+    from deepfake_edge.runtime.io import check_regular_file
+
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.is_file() and path.stat().st_size == 0:
-        raise InputError(f"{path}: empty video file (0 bytes)")
+    # Regular files only: OpenCV blocks forever on a FIFO and reads a device without end.
+    check_regular_file(path, "video", max_bytes=MAX_VIDEO_BYTES)
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()

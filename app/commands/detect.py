@@ -36,18 +36,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads for the model runtime")
 
 
-def expand_inputs(paths: list[str]) -> list[Path]:
-    """Files as given; folders -> their images and videos (sorted, recursive)."""
+def expand_inputs(paths: list[str]) -> tuple[list[Path], list[dict]]:
+    """(inputs, entries for what was not taken): files as given; folders -> their images and videos.
+
+    Folders are walked recursively and sorted. What a folder holds but detect does not
+    read (other extensions, FIFOs and other non-regular files, unreadable sub-folders)
+    is returned as `{"path", "skipped": reason}` entries, so the summary names it; a
+    folder with no image or video at all is an `error` entry, never a silent success.
+    Files named on the command line are passed on as they are: a missing or odd one is
+    reported per input by the reader.
+    """
+    import os
+
     from deepfake_edge.runtime.images import is_image_file
+    from deepfake_edge.runtime.io import is_regular_file, os_error_text
     from deepfake_edge.runtime.video import is_video_file
 
-    out: list[Path] = []
+    inputs: list[Path] = []
+    notes: list[dict] = []
     for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and (is_image_file(f) or is_video_file(f))))
-        else:
-            out.append(p)  # missing or odd files are reported per input, not here
-    return out
+        if not p.is_dir():
+            inputs.append(p)
+            continue
+        found: list[Path] = []
+
+        def unreadable(exc: OSError) -> None:
+            notes.append({"path": exc.filename or str(p), "skipped": f"folder not read ({os_error_text(exc)})"})
+
+        for root, dirs, files in os.walk(p, onerror=unreadable):
+            dirs.sort()
+            for name in sorted(files):
+                f = Path(root) / name
+                if not (is_image_file(f) or is_video_file(f)):
+                    notes.append({"path": str(f), "skipped": f"not an image or video file ({f.suffix or 'no extension'})"})
+                elif not is_regular_file(f):
+                    notes.append({"path": str(f), "skipped": "not a regular file (FIFO, device, socket or broken link)"})
+                else:
+                    found.append(f)
+        if not found:
+            notes.append({"path": str(p), "error": f"{p}: folder holds no image or video files"})
+        inputs.extend(found)
+    return inputs, notes
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,14 +93,22 @@ def run(args: argparse.Namespace) -> int:
             from deepfake_edge.app.webcam import run_webcam
 
             return run_webcam(detector, args.webcam)
-        return _run_files(detector, expand_inputs(args.paths), args)
+        inputs, notes = expand_inputs(args.paths)
+        return _run_files(detector, inputs, args, notes)
 
 
-def _run_files(detector, inputs: list[Path], args: argparse.Namespace) -> int:
+def _run_files(detector, inputs: list[Path], args: argparse.Namespace, notes: list[dict] | None = None) -> int:
     from deepfake_edge.runtime.errors import DeepfakeEdgeError
+    from deepfake_edge.runtime.io import first_line
     from deepfake_edge.runtime.video import is_video_file
 
-    entries, failed = [], 0
+    notes = notes or []
+    entries = [n for n in notes if "error" in n]
+    failed = len(entries)
+    skipped = [n for n in notes if "skipped" in n]
+    for entry in entries:
+        if not args.json:
+            _print_entry(entry)
     out_dir = Path(args.out) if args.out else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -85,14 +122,23 @@ def _run_files(detector, inputs: list[Path], args: argparse.Namespace) -> int:
         except DeepfakeEdgeError as exc:
             entry = {"path": str(path), "error": str(exc)}
             failed += 1
+        except Exception as exc:  # noqa: BLE001 - one input's surprise must not lose the others' results
+            log.debug("unexpected error on %s", path, exc_info=True)
+            entry = {"path": str(path), "error": f"{path}: unexpected {type(exc).__name__}: {first_line(exc)}"}
+            failed += 1
         entries.append(entry)
         if not args.json:
             _print_entry(entry)
     if args.json:
-        json.dump(entries, sys.stdout, indent=2)
+        json.dump(entries + skipped, sys.stdout, indent=2)
         sys.stdout.write("\n")
-    elif failed:
-        print(f"{failed} of {len(inputs)} inputs failed", file=sys.stderr)
+    else:
+        if skipped:
+            names = ", ".join(n["path"] for n in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+            print(f"skipped {len(skipped)} files that are not images or videos, or not readable: {names}",
+                  file=sys.stderr)
+        if failed:
+            print(f"{failed} of {len(entries)} inputs failed", file=sys.stderr)
     return 1 if failed else 0
 
 

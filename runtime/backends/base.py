@@ -101,7 +101,15 @@ class Backend:
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise ModelFileError(f"{path}: model file not found")
-    if path.is_file() and path.stat().st_size == 0:
-        raise ModelFileError(f"{path}: model file is empty (0 bytes)")
+    """A model is a regular, non-empty file (or a SavedModel folder); one ModelFileError line otherwise."""
+    from deepfake_edge.runtime.errors import InputError
+    from deepfake_edge.runtime.io import check_regular_file, is_folder
+
+    if is_folder(path):
+        return  # a SavedModel folder: its backend checks its contents
+    try:
+        check_regular_file(path, "model")
+    except InputError as exc:
+        text = str(exc).replace(": file not found", ": model file not found").replace(
+            ": empty model file (0 bytes)", ": model file is empty (0 bytes)")
+        raise ModelFileError(text) from None

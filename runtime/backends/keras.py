@@ -10,6 +10,26 @@ import numpy as np
 from deepfake_edge.runtime.backends.base import Backend
 
 
+def _check_archive(path) -> None:
+    """A `.keras` file is a zip archive; a cut-off one is named as such (Keras says "File not found")."""
+    import zipfile
+
+    from deepfake_edge.runtime.errors import ModelFileError
+
+    if path.suffix == ".keras":
+        try:
+            with zipfile.ZipFile(path) as zf:
+                bad = zf.testzip()
+        except (zipfile.BadZipFile, EOFError, OSError):
+            raise ModelFileError(f"{path}: truncated or corrupt .keras file (not a complete zip archive)") from None
+        if bad is not None:
+            raise ModelFileError(f"{path}: corrupt .keras file ({bad} fails its checksum)")
+    elif path.suffix == ".h5":
+        with open(path, "rb") as f:
+            if f.read(8) != b"\x89HDF\r\n\x1a\n":
+                raise ModelFileError(f"{path}: not an HDF5 file (truncated or corrupt .h5 model)")
+
+
 class KerasBackend(Backend):
     runtime_name = "keras"
 
@@ -17,6 +37,7 @@ class KerasBackend(Backend):
         # heavy: Keras is imported only when a Keras model is actually opened
         from deepfake_edge.runtime.layers import load_keras_model
 
+        _check_archive(self.path)
         self.model = load_keras_model(self.path)
         self.mode = self.options.get("mode", "function")
         if self.mode == "function":

@@ -1,0 +1,146 @@
+"""Reading inputs (`runtime/io.py`): non-regular files never block, OSErrors are one line, reads are capped."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+import cv2
+import pytest
+
+from deepfake_edge.runtime.errors import DeepfakeEdgeError, InputError
+from tests.facekit import face_model_or_skip, grace_hopper, write_tiny_onnx
+
+
+def finishes(fn, seconds: float = 10.0):
+    """Run `fn` in a thread; fail (instead of hanging the suite) if it blocks. Returns its exception or result."""
+    box = {}
+
+    def target():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            box["error"] = exc
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"{fn} blocked for {seconds} s"
+    return box.get("error", box.get("value"))
+
+
+@pytest.fixture()
+def odd_files(tmp_path):
+    """A FIFO, a symlink loop, a too-long name and a missing file, each named like a real input."""
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop.png"
+    os.symlink(loop, loop)
+    return {"fifo": fifo, "loop": loop, "long": tmp_path / ("x" * 300 + ".jpg"), "missing": tmp_path / "gone.jpg"}
+
+
+EXPECTED = {"fifo": "is a FIFO (named pipe)", "loop": "symlink loop", "long": "name too long",
+            "missing": "file not found"}
+
+
+def readers():
+    from deepfake_edge.runtime.backends import open_backend
+    from deepfake_edge.runtime.contract import ModelContract
+    from deepfake_edge.runtime.images import read_rgb
+    from deepfake_edge.runtime.video import open_video
+
+    return {"image": read_rgb, "video": open_video, "model": open_backend, "contract": ModelContract.load}
+
+
+@pytest.mark.parametrize("reader", ["image", "video", "model", "contract"])
+@pytest.mark.parametrize("kind", ["fifo", "loop", "long", "missing"])
+def test_every_reader_refuses_odd_files_in_one_line(odd_files, reader, kind):
+    path = odd_files[kind]
+    if reader == "video":
+        path = path.with_suffix(".mp4")
+        if kind == "fifo":
+            os.mkfifo(path)
+        elif kind == "loop":
+            os.symlink(path, path)
+    if reader == "model":
+        path = path.with_suffix(".onnx")
+        if kind == "fifo":
+            os.mkfifo(path)
+        elif kind == "loop":
+            os.symlink(path, path)
+    err = finishes(lambda: readers()[reader](path))
+    assert isinstance(err, DeepfakeEdgeError), err
+    text = str(err)
+    assert EXPECTED[kind] in text and "\n" not in text
+    assert path.name[:40] in text
+
+
+def test_reads_are_capped(tmp_path):
+    from deepfake_edge.runtime.io import read_bytes
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * 4096)
+    with pytest.raises(InputError, match=r"big\.bin: .* above the .* limit"):
+        read_bytes(big, "image", max_bytes=1024)
+    assert read_bytes(big, "image", max_bytes=4096) == b"\0" * 4096
+
+
+def test_a_device_is_refused(tmp_path):
+    from deepfake_edge.runtime.images import read_rgb
+
+    err = finishes(lambda: read_rgb("/dev/zero"))  # endless: would never finish reading
+    assert isinstance(err, InputError) and "is a device" in str(err)
+
+
+def test_a_truncated_keras_model_says_so(tiny_run, tmp_path):
+    from deepfake_edge.runtime.backends import open_backend
+
+    cut = tmp_path / "model.keras"
+    cut.write_bytes((tiny_run / "model.keras").read_bytes()[:2000])
+    (tmp_path / "contract.json").write_bytes((tiny_run / "contract.json").read_bytes())
+    with pytest.raises(DeepfakeEdgeError) as err:
+        open_backend(cut)
+    text = str(err.value)
+    assert "not found" not in text and "\n" not in text and str(cut) in text
+
+
+def test_detect_batch_keeps_going_and_names_what_it_skipped(tmp_path, odd_files, capsys, monkeypatch):
+    from deepfake_edge.app import cli
+
+    face_model_or_skip()
+    monkeypatch.setattr(cli, "COMMANDS", ("detect",))
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "face.jpg"), cv2.cvtColor(grace_hopper(), cv2.COLOR_RGB2BGR))
+    os.mkfifo(folder / "stream.png")
+    (folder / "notes.txt").write_text("not an image")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.md").write_text("nothing here")
+    model = write_tiny_onnx(tmp_path / "model.onnx")
+    args = ["detect", str(folder), str(odd_files["fifo"]), str(odd_files["loop"]), str(empty), "--model",
+            str(model), "--json"]
+    rc = finishes(lambda: cli.main(args), seconds=60)
+    doc = json.loads(capsys.readouterr().out)  # always one complete document
+    assert rc == 1
+    by_path = {e["path"]: e for e in doc}
+    assert len(by_path[str(folder / "face.jpg")]["faces"]) == 1  # the good file still gets its result
+    assert "FIFO" in by_path[str(odd_files["fifo"])]["error"]
+    assert "symlink loop" in by_path[str(odd_files["loop"])]["error"]
+    assert "holds no image or video" in by_path[str(empty)]["error"]
+    assert "not a regular file" in by_path[str(folder / "stream.png")]["skipped"]
+    assert "not an image or video" in by_path[str(folder / "notes.txt")]["skipped"]
+    assert "not an image or video" in by_path[str(empty / "readme.md")]["skipped"]
+
+
+def test_detect_on_a_folder_with_no_images_is_an_error(tmp_path, capsys, monkeypatch):
+    from deepfake_edge.app import cli
+
+    face_model_or_skip()
+    monkeypatch.setattr(cli, "COMMANDS", ("detect",))
+    (tmp_path / "empty").mkdir()
+    model = write_tiny_onnx(tmp_path / "model.onnx")
+    assert cli.main(["detect", str(tmp_path / "empty"), "--model", str(model)]) == 1
+    captured = capsys.readouterr()
+    assert "folder holds no image or video files" in captured.out
+    assert "1 of 1 inputs failed" in captured.err
