@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,7 @@ class ModelContract:
         return replace(self, **changes)
 
     def validate(self, source: str = "contract") -> "ModelContract":
+        """Every field of the right type, length and range; one ContractError naming them all otherwise."""
         problems = []
         if tuple(self.class_names) != CLASS_NAMES:
             problems.append(
@@ -95,12 +97,34 @@ class ModelContract:
             problems.append(f"color_order must be RGB or BGR, got {self.color_order!r}")
         if self.layout != "NHWC":
             problems.append(f"layout must be NHWC, got {self.layout!r}")
-        if not 16 <= self.input_size <= 1024:
-            problems.append(f"input_size {self.input_size} is outside 16..1024")
-        if not 0.0 <= self.threshold <= 1.0:
-            problems.append(f"threshold {self.threshold} is outside 0..1")
-        if not (self.temperature > 0 and math.isfinite(self.temperature)):
-            problems.append(f"temperature must be positive, got {self.temperature}")
+        if not _is_int(self.input_size) or not 16 <= self.input_size <= 1024:
+            problems.append(f"input_size must be a whole number of pixels in 16..1024, got {self.input_size!r}")
+        if not _is_number(self.threshold) or not 0.0 <= self.threshold <= 1.0:
+            problems.append(f"threshold must be a number in 0..1, got {self.threshold!r}")
+        if not _is_number(self.temperature) or not self.temperature > 0:
+            problems.append(f"temperature must be a positive number, got {self.temperature!r}")
+        n = self.normalization
+        for name, values in (("scale", n.scale), ("offset", n.offset)):
+            if len(values) != 3 or not all(_is_number(v) for v in values):
+                problems.append(f"normalization.{name} must be 3 finite numbers (one per channel), got {list(values)}")
+        if len(n.scale) == 3 and any(v == 0 for v in n.scale):
+            problems.append(f"normalization.scale must not hold 0 (it would erase a channel), got {list(n.scale)}")
+        r = self.crop_rule
+        if r.detector not in ("short_range", "full_range"):
+            problems.append(f"crop_rule.detector must be short_range or full_range, got {r.detector!r}")
+        if not _is_number(r.margin) or not 0.0 <= r.margin <= 2.0:
+            problems.append(f"crop_rule.margin must be a number in 0..2, got {r.margin!r}")
+        if not _is_number(r.min_confidence) or not 0.0 <= r.min_confidence <= 1.0:
+            problems.append(f"crop_rule.min_confidence must be a number in 0..1, got {r.min_confidence!r}")
+        if not _is_int(r.min_face_px) or r.min_face_px < 1:
+            problems.append(f"crop_rule.min_face_px must be a positive whole number, got {r.min_face_px!r}")
+        if not isinstance(r.square, bool):
+            problems.append(f"crop_rule.square must be true or false, got {r.square!r}")
+        if not _is_int(self.version) or self.version < 1:
+            problems.append(f"version must be a positive whole number, got {self.version!r}")
+        elif self.version > CONTRACT_VERSION:
+            problems.append(f"version {self.version} was written by a newer deepfake-edge (this one reads up to "
+                            f"{CONTRACT_VERSION}); upgrade deepfake-edge")
         if problems:
             raise ContractError(f"{source}: " + "; ".join(problems))
         return self
@@ -116,19 +140,31 @@ class ModelContract:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "contract") -> "ModelContract":
+        """A validated contract from its JSON form.
+
+        `REQUIRED_FIELDS` have no safe default (a wrong input size or normalisation would
+        quietly feed the model pixels it was not trained on), so a contract without them is
+        refused; every other missing field takes its documented default.
+        """
         if not isinstance(data, dict):
             raise ContractError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        missing = [k for k in REQUIRED_FIELDS if k not in data]
+        if missing:
+            raise ContractError(f"{source}: missing field(s) {', '.join(missing)}, which have no safe default")
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         try:
             if "class_names" in kwargs:
                 kwargs["class_names"] = tuple(kwargs["class_names"])
-            if isinstance(kwargs.get("normalization"), dict):
-                n = kwargs["normalization"]
-                kwargs["normalization"] = Normalization(
-                    scale=tuple(float(v) for v in n["scale"]), offset=tuple(float(v) for v in n["offset"])
-                )
-            if isinstance(kwargs.get("crop_rule"), dict):
+            if "class_names" in kwargs and not isinstance(data["class_names"], list):
+                raise TypeError(f"class_names must be a list, got {type(data['class_names']).__name__}")
+            n = kwargs["normalization"]
+            if not isinstance(n, dict) or not isinstance(n.get("scale"), list) or not isinstance(n.get("offset"), list):
+                raise TypeError("normalization must be an object with 'scale' and 'offset' lists")
+            kwargs["normalization"] = Normalization(scale=tuple(n["scale"]), offset=tuple(n["offset"]))
+            if "crop_rule" in kwargs:
+                if not isinstance(kwargs["crop_rule"], dict):
+                    raise TypeError("crop_rule must be an object")
                 kwargs["crop_rule"] = CropRule(**kwargs["crop_rule"])
             contract = cls(**kwargs)
         except (TypeError, KeyError, ValueError) as exc:
@@ -161,6 +197,17 @@ class ModelContract:
         except InputError as exc:
             raise ContractError(str(exc).replace("file not found", "contract file not found")) from None
         return cls.from_json(text, source=str(path))
+
+
+REQUIRED_FIELDS = ("input_size", "normalization")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 def _json_default(obj: Any) -> Any:
