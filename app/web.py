@@ -40,14 +40,14 @@ import numpy as np  # noqa: E402
 
 from deepfake_edge.runtime.errors import DeepfakeEdgeError, InputError, ModelFileError  # noqa: E402
 from deepfake_edge.runtime.formats import FORMATS, artifact_path, format_for_path, resolve_model_path  # noqa: E402
-from deepfake_edge.runtime.images import as_rgb_array, read_rgb  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 DEMO_RUN = Path("runs") / "demo" / "run"  # the run folder `make demo` writes
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_MAX_FILE_SIZE = "50mb"
-DEFAULT_MAX_PIXELS = 16_000_000  # a 4K frame is 8.3 MP; above this an upload is refused
+from deepfake_edge.app.uploads import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, UploadLimits  # noqa: E402
+
+DEFAULT_MAX_FILE_SIZE = DEFAULT_MAX_BYTES  # one byte limit: Gradio's upload route and our readers
 DEFAULT_STREAM_EVERY = 0.05  # seconds between webcam frames the browser sends
 DEFAULT_TIME_LIMIT = 600.0  # seconds one webcam stream may run before the browser must restart it
 CACHE_SWEEP_S, CACHE_MAX_AGE_S = 60, 600  # how often / after how long served files are deleted
@@ -266,13 +266,19 @@ def _one_line(exc: BaseException) -> str:
 def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = None, provider: str = "auto",
               threads: int | None = None, stream_every: float = DEFAULT_STREAM_EVERY,
               time_limit: float | None = DEFAULT_TIME_LIMIT, max_pixels: int = DEFAULT_MAX_PIXELS,
-              demo: bool | None = None, concurrency_limit: int = 1):
+              demo: bool | None = None, concurrency_limit: int = 1, max_bytes: int = DEFAULT_MAX_BYTES):
     """Build the Blocks app around a Detector, a model file or a run folder (None: the demo run).
 
     The returned Blocks carries `.service` (the `DetectorService`), which the browser
-    test and the load test read to count the frames the server really processed.
+    test and the load test read to count the frames the server really processed, and
+    `.upload_limits`: every input (live frames, images, videos) is held to the same byte
+    and pixel limits before anything decodes it (`app.uploads`).
     """
     import gradio as gr
+
+    from deepfake_edge.app.uploads import RawImage, check_video_upload, read_upload
+
+    limits = UploadLimits(max_bytes=int(max_bytes), max_pixels=int(max_pixels))
 
     if detector_or_model is None:
         detector_or_model = default_model()
@@ -302,7 +308,7 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
         if latest is None:  # an overlapping call of this tab took the newest frame
             return (session.last_output or (gr.skip(), gr.skip())) + (session,)
         try:
-            rgb = as_rgb_array(latest, name="webcam frame")
+            rgb = read_upload(latest, limits, "webcam frame")
             result = service.detect(rgb)
         except DeepfakeEdgeError as exc:
             return gr.skip(), f"⚠️ {_one_line(exc)}", session
@@ -320,7 +326,7 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
         if not path:
             return None, [], "Upload or capture an image first."
         try:
-            rgb = read_rgb(path, max_pixels=max_pixels, name=Path(path).name)
+            rgb = read_upload(path, limits, "image")
             result = service.detect(rgb)
         except DeepfakeEdgeError as exc:
             msg = _one_line(exc)
@@ -334,6 +340,7 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
         if not path:
             return None, None, "Upload a video first."
         try:
+            check_video_upload(path, limits)
             report, frame = service.analyze_video(path)
             plot = _plot_video(report, path)
         except DeepfakeEdgeError as exc:
@@ -368,8 +375,9 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
         with gr.Tabs():
             with gr.Tab("Webcam", id="webcam"):
                 with gr.Row():
-                    cam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam",
-                                   webcam_options=gr.WebcamOptions(mirror=False), elem_id="webcam-in")
+                    cam = RawImage(sources=["webcam"], streaming=True, type="filepath", label="Webcam",
+                                   webcam_options=gr.WebcamOptions(mirror=False), elem_id="webcam-in",
+                                   limits=limits)
                     live = gr.Image(label="Annotated", type="numpy", interactive=False, format="jpeg", elem_id="webcam-out")
                 readout = gr.Markdown("Press **Record** to start; latency appears here.", elem_id="latency")
                 session = gr.State(None)
@@ -378,14 +386,14 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
                            show_progress="hidden")
                 # The same per-frame path as a plain request/response endpoint, for clients that
                 # are not browsers (gradio_client cannot drive a streaming input): the load test.
-                api_frame = gr.Image(type="numpy", visible=False)
+                api_frame = RawImage(type="filepath", visible=False, limits=limits)
                 api_btn = gr.Button(visible=False)
                 api_btn.click(on_frame, [api_frame, session], [live, readout, session], api_name="frame",
                               concurrency_limit=concurrency_limit, show_progress="hidden")
             with gr.Tab("Image", id="image"):
                 with gr.Row():
-                    img_in = UploadImage(sources=["upload", "webcam", "clipboard"], type="filepath",
-                                         label="Image", webcam_options=gr.WebcamOptions(mirror=False))
+                    img_in = RawImage(sources=["upload", "webcam", "clipboard"], type="filepath",
+                                      label="Image", webcam_options=gr.WebcamOptions(mirror=False), limits=limits)
                     img_out = gr.Image(label="Annotated", type="numpy", interactive=False)
                 img_status = gr.Markdown(elem_id="image-status")
                 img_table = gr.Dataframe(headers=SCORE_HEADERS, label="Per-face scores", interactive=False)
@@ -403,6 +411,7 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
                               concurrency_limit=concurrency_limit)
         picker.change(on_pick, picker, [runtime_line, picker], api_name=False)
     blocks.service = service
+    blocks.upload_limits = limits
     return blocks
 
 
@@ -421,37 +430,6 @@ def _annotate(rgb: np.ndarray, result) -> np.ndarray:
     from deepfake_edge.runtime.annotate import annotate
 
     return annotate(rgb, result)
-
-
-_UPLOAD_IMAGE = None
-
-
-def _upload_image_class():
-    """`gr.Image` whose upload step never fails on a bad file: our reader says what is wrong.
-
-    Gradio opens an uploaded image with PIL before the handler runs, so a non-image
-    would end in a generic "Error". This template hands the raw path on instead, and
-    `read_rgb` turns it into one clear line.
-    """
-    global _UPLOAD_IMAGE
-    if _UPLOAD_IMAGE is None:
-        import gradio as gr
-
-        class UploadImage(gr.Image):
-            is_template = True  # rendered by the stock Image component in the browser
-
-            def preprocess(self, payload):
-                try:
-                    return super().preprocess(payload)
-                except Exception:  # noqa: BLE001 - reported by read_rgb in the handler
-                    return str(payload.path) if payload is not None and payload.path else None
-
-        _UPLOAD_IMAGE = UploadImage
-    return _UPLOAD_IMAGE
-
-
-def UploadImage(*args, **kwargs):  # noqa: N802 - reads like the component it builds
-    return _upload_image_class()(*args, **kwargs)
 
 
 # -- video helpers ---------------------------------------------------------------------
@@ -488,6 +466,9 @@ def launch(blocks=None, *, model: Any = None, host: str = DEFAULT_HOST, port: in
         log.warning("--share: creating a PUBLIC link through Gradio's share servers; anyone with it can use the app")
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                               font_mono=["ui-monospace", "monospace"])  # no Google Fonts request
+    limits = getattr(blocks, "upload_limits", None)
+    if limits is not None and max_file_size == DEFAULT_MAX_FILE_SIZE:
+        max_file_size = limits.gradio_max_file_size  # the page's own limit, not a second number
     blocks.launch(server_name=host, server_port=port, share=bool(share), max_file_size=max_file_size,
                   prevent_thread_lock=prevent_thread_lock, quiet=quiet, show_error=False, theme=theme,
                   ssr_mode=False, enable_monitoring=False, inbrowser=False)

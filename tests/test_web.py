@@ -49,8 +49,8 @@ def served(tiny_run):
     from deepfake_edge.app import web
 
     require_face_model()
-    blocks = web.build_app(tiny_run / "model.keras", max_pixels=MAX_PIXELS)
-    web.launch(blocks, port=free_port(), prevent_thread_lock=True, quiet=True, max_file_size="2mb")
+    blocks = web.build_app(tiny_run / "model.keras", max_pixels=MAX_PIXELS, max_bytes=2 * 1024 * 1024)
+    web.launch(blocks, port=free_port(), prevent_thread_lock=True, quiet=True)  # Gradio's limit from the page's
     url = f"http://127.0.0.1:{blocks.server_port}/"
     yield url, blocks
     blocks.close()
@@ -302,3 +302,77 @@ def test_switching_model_mid_video_ends_that_analysis_with_a_message(paused_vide
     worker.join(30)
     assert isinstance(outcome.get("error"), InputError) and "model was switched" in str(outcome["error"])
     assert service.model_path.name == "other.onnx"  # the new model keeps serving
+
+
+# -- one set of limits for every endpoint, applied before decoding -------------------------
+
+def _bomb_png(path: Path) -> Path:
+    """A few-kB PNG that decodes to 1000x1100 pixels, above the fixture's pixel limit."""
+    cv2.imwrite(str(path), np.zeros((1100, 1000, 3), np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    assert path.stat().st_size < 50_000
+    return path
+
+
+def test_live_frame_endpoint_applies_the_pixel_limit_before_decoding(client, served, tmp_path, monkeypatch):
+    from gradio_client import handle_file
+
+    import PIL.Image
+
+    decoded = []
+    real_load = PIL.Image.Image.load
+    monkeypatch.setattr(PIL.Image.Image, "load", lambda im: decoded.append(im.size) or real_load(im))
+    service = served[1].service
+    before = service.frames_processed
+    _, readout = client.predict(handle_file(str(_bomb_png(tmp_path / "bomb.png"))), api_name="/frame")[:2]
+    assert "pixel limit" in readout and "1000x1100" in readout and "bomb.png" in readout
+    assert service.frames_processed == before
+    assert (1000, 1100) not in decoded  # refused from the header, never decoded
+
+
+def test_inline_data_url_frames_obey_the_same_limits(client, served, tmp_path):
+    import base64
+
+    def inline(data: bytes) -> dict:
+        return {"path": None, "url": "data:image/png;base64," + base64.b64encode(data).decode(), "size": None,
+                "orig_name": "inline.png", "mime_type": None, "is_stream": False, "meta": {"_type": "gradio.FileData"}}
+
+    _, readout = client.predict(inline(_bomb_png(tmp_path / "b.png").read_bytes()), api_name="/frame")[:2]
+    assert "pixel limit" in readout and "inline.png" in readout
+    _, readout = client.predict(inline(os.urandom(3 * 1024 * 1024)), api_name="/frame")[:2]
+    assert "MB limit" in readout and "\n" not in readout.strip()
+    _, png = cv2.imencode(".png", cv2.imread(str(grace_hopper_path())))
+    frame, readout = client.predict(inline(png.tobytes()), api_name="/frame")[:2]
+    assert "total" in readout and cv2.imread(frame) is not None
+
+
+def test_messages_name_the_upload_not_the_server_path(client, tmp_path):
+    bogus = tmp_path / "notes.png"
+    bogus.write_text("not a picture\n")
+    _, _, status = call_image(client, bogus)
+    assert "notes.png" in status and "/tmp/" not in status and "gradio" not in status.lower()
+
+
+def test_video_frames_above_the_pixel_limit_are_refused(client, tmp_path):
+    big = tmp_path / "big.mp4"
+    writer = cv2.VideoWriter(str(big), cv2.VideoWriter_fourcc(*"mp4v"), 5, (1000, 1100))
+    for _ in range(3):
+        writer.write(np.zeros((1100, 1000, 3), np.uint8))
+    writer.release()
+    frame, plot, status = call_video(client, big)
+    assert frame is None and "pixel limit" in status and "1000x1100" in status and "/tmp/" not in status
+
+
+def test_read_upload_limits_bytes_and_pixels_without_a_server(tmp_path):
+    from deepfake_edge.app.uploads import Upload, UploadLimits, decode_data_url, read_upload
+    from deepfake_edge.runtime.errors import InputError
+
+    limits = UploadLimits(max_bytes=10_000, max_pixels=500_000)
+    big = tmp_path / "server-side-name.bin"
+    big.write_bytes(os.urandom(20_000))
+    with pytest.raises(InputError) as err:
+        read_upload(Upload("holiday.jpg", path=str(big)), limits)
+    assert str(err.value).startswith("holiday.jpg: ") and "server-side-name" not in str(err.value)
+    with pytest.raises(InputError, match="above the 0 MB limit|MB limit"):
+        decode_data_url("data:image/png;base64," + "A" * 20_000, "x.png", limits)
+    with pytest.raises(InputError, match="pixel limit"):
+        read_upload(Upload("b.png", data=_bomb_png(tmp_path / "b.png").read_bytes()), limits)

@@ -23,18 +23,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider", default="auto",
                         help="ONNX Runtime execution provider: auto, cpu, cuda, tensorrt (default auto)")
     parser.add_argument("--max-file-size", default=None, metavar="SIZE",
-                        help="largest upload accepted, e.g. 50mb (default 50mb)")
+                        help="largest upload accepted, e.g. 50mb (default 50mb): Gradio's upload route, inline "
+                             "images, live frames and videos alike")
 
 
 def run(args: argparse.Namespace) -> int:
     from deepfake_edge.app import web
+    from deepfake_edge.app.uploads import parse_size
 
-    options = {"face_model": args.face_model, "provider": args.provider}
+    max_bytes = parse_size(args.max_file_size) if args.max_file_size else web.DEFAULT_MAX_FILE_SIZE
+    options = {"face_model": args.face_model, "provider": args.provider, "max_bytes": max_bytes}
     if args.stream_every is not None:
         options["stream_every"] = args.stream_every
     if args.time_limit is not None:
         options["time_limit"] = args.time_limit
     blocks = web.build_app(args.model, **options)
     web.launch(blocks, host=args.host, port=args.port, share=args.share,
-               max_file_size=args.max_file_size or web.DEFAULT_MAX_FILE_SIZE)
+               max_file_size=max_bytes)
     return 0
