@@ -83,6 +83,11 @@ class VerifyReport:
     def passed(self) -> bool:
         return not self.failures
 
+    @property
+    def skipped(self) -> list[str]:
+        """Formats asked for (or present) that could not be checked on this machine, with why."""
+        return [f"{e.format}: {'; '.join(e.reasons)}" for e in self.entries if e.status == "skipped"]
+
 
 # -- metrics -------------------------------------------------------------------------------
 
@@ -213,8 +218,13 @@ def verify_run(run_dir: str | Path, data: str | Path, *, split: str = "Test", to
     keras_path = artifact_path(run_dir, REFERENCE)
     if not keras_path.is_file():
         raise InputError(f"{run_dir}: no model.keras to compare the exports with")
+    if formats:
+        from deepfake_edge.runtime.formats import get_format
+
+        formats = [get_format(name).name for name in formats]  # an unknown name is an error, not ignored
     artifacts = exported_artifacts(run_dir, formats)
-    if not artifacts:
+    not_exported = [name for name in (formats or []) if name != REFERENCE and name not in {f.name for f, _ in artifacts}]
+    if not artifacts and not not_exported:
         raise InputError(f"{run_dir}: no exported artifacts to verify (run `deepfake-edge export {run_dir}` first)")
 
     paths, labels = list_labeled_folder(data, split, max_per_class=max_per_class)
@@ -245,6 +255,9 @@ def verify_run(run_dir: str | Path, data: str | Path, *, split: str = "Test", to
         steps = tqdm(artifacts, desc="verify", unit="format", leave=False)
     except ImportError:  # pragma: no cover
         steps = artifacts
+    for name in not_exported:  # asked for by name: reported, never silently left out
+        entries.append(VerifyEntry(format=name, status="skipped", reasons=[
+            f"not exported: deepfake-edge export {run_dir} --formats {name}"]))
     for fmt, path in steps:
         entry = _evaluate(fmt, path, paths, labels, ref_contract, batch, ref_fake, ref_acc, ref_auc, backend_options)
         if entry.status not in ("error", "skipped"):

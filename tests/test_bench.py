@@ -63,3 +63,14 @@ def test_bench_frame_timing_uses_face_detector(exported_run, tmp_path):
     rows = {r["label"]: r for r in json.loads((out / "bench.json").read_text())["rows"]}
     assert rows["onnx cpu"]["e2e_p50_ms"] > rows["onnx cpu"]["p50_ms"] > 0
     assert rows["onnx cpu"]["extra"]["faces_found"] == 1
+
+
+def test_bench_names_what_it_could_not_run_and_strict_exits_3(exported_run, tmp_path, capsys):
+    """The engine row needs a GPU this machine lacks: listed as skipped; --strict turns that into exit 3."""
+    args = ["bench", str(exported_run), "--formats", "onnx,engine", "--out", str(tmp_path / "b"),
+            "--min-runs", "3", "--min-seconds", "0.02", "--no-frame"]
+    assert main(args) == 0
+    assert "SKIPPED engine" in capsys.readouterr().err
+    assert main(args + ["--strict"]) == 3
+    assert main(["bench", str(exported_run), "--formats", "onnx", "--out", str(tmp_path / "c"), "--min-runs", "3",
+                 "--min-seconds", "0.02", "--no-frame", "--strict"]) == 0

@@ -143,3 +143,18 @@ def test_dfdc_benchmark_script_writes_a_results_file_naming_the_machine(run_copy
     text = out.read_text()
     assert " cores, " in text and "| onnx | ✅ pass | fp32 |" in text and "## Export summary" in text
     assert (run_copy / "verify.json").is_file()
+
+
+def test_a_format_asked_for_but_not_checked_is_reported_and_strict_exits_3(exported, eval_data, capsys):
+    """engine cannot be checked on this CPU machine (not exported): named on stderr; --strict makes it exit 3."""
+    args = [str(exported), "--data", str(eval_data), "--formats", "onnx,engine", "--max-per-class", "10"]
+    assert run_command("verify", args) == 0
+    err = capsys.readouterr().err
+    assert "SKIPPED engine: not exported" in err
+    by_format = {e["format"]: e for e in json.loads((exported / "verify.json").read_text())}
+    assert by_format["engine"]["status"] == "skipped" and by_format["onnx"]["status"] == "pass"
+    assert run_command("verify", args + ["--strict"]) == 3
+    assert run_command("verify", [str(exported), "--data", str(eval_data), "--formats", "onnx", "--strict",
+                                  "--max-per-class", "10"]) == 0
+    assert run_command("verify", [str(exported), "--data", str(eval_data), "--formats", "onnx,nonsense"]) == 2
+    assert "unknown format 'nonsense'" in capsys.readouterr().out  # run_command prints the CLI's error line

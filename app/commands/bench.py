@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+EXIT_NOT_CHECKED = 3  # --strict: a format asked for (or exported) could not run here
 HELP = "benchmark every exported format of a run: accuracy, AUC, latency, throughput, frame time"
 
 
@@ -21,6 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-frame", action="store_true", help="skip the end-to-end 640x480 frame timing")
     p.add_argument("--face-model", type=Path, help="MediaPipe face detector .tflite (default: resolved from cache)")
     p.add_argument("--floor-auc", type=float, help="exit non-zero when a format's AUC is below this")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 3 when a format asked for (or exported) could not be run on this machine")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,10 +48,20 @@ def run(args: argparse.Namespace) -> int:
     paths = write_outputs(rows, meta, args.out or args.run_dir / "bench")
     print(paths["md"].read_text())
     log.info("wrote %s, %s, %s", *paths.values())
+    failed = [r for r in rows if r.status.startswith("failed")]
+    for r in failed:
+        print(f"FAILED {r.label}: {r.status}", file=sys.stderr)
+    asked = set(cfg.formats or [])
+    skipped = [r for r in rows if r.status != "ok" and not r.status.startswith("failed")
+               and (r.format in asked or not r.status.startswith("not exported"))]
+    for r in skipped:
+        print(f"SKIPPED {r.label}: {r.status}", file=sys.stderr)
     if args.floor_auc is not None:
         low = below_floor(rows, args.floor_auc)
         if low:
             names = ", ".join(f"{r.label} (AUC {r.auc if r.auc is None else round(r.auc, 4)})" for r in low)
             print(f"deepfake-edge bench: AUC below floor {args.floor_auc}: {names}")
             return 1
-    return 0
+    if failed:
+        return 1
+    return EXIT_NOT_CHECKED if args.strict and skipped else 0
