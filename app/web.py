@@ -278,7 +278,13 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
 
     from deepfake_edge.app.uploads import RawImage, check_video_upload, read_upload
 
+    from deepfake_edge.app.served import ServedFiles
+
     limits = UploadLimits(max_bytes=int(max_bytes), max_pixels=int(max_pixels))
+    served = ServedFiles()  # every result file, unique and atomically written; old ones removed
+    import atexit
+
+    atexit.register(served.close)
 
     if detector_or_model is None:
         detector_or_model = default_model()
@@ -314,7 +320,7 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
             return gr.skip(), f"⚠️ {_one_line(exc)}", session
         service.frames_processed += 1
         session.smoother.smooth_result(result, service.detector.contract.threshold)
-        annotated = _annotate(rgb, result)
+        annotated = served.image(_annotate(rgb, result), "frame")
         faces = "No face in view" if result.no_face else ", ".join(
             f"{f.label} {f.fake_probability:.0%} fake" for f in result.faces)
         readout = f"{faces} · {latency_line(result, session.fps())}"
@@ -334,7 +340,7 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
             return None, [], f"⚠️ {msg}"
         if result.no_face:
             gr.Warning("No face found in this image.")
-        return _annotate(rgb, result), score_rows(result), verdict_line(result)
+        return served.image(_annotate(rgb, result), "annotated"), score_rows(result), verdict_line(result)
 
     def on_video(path):
         if not path:
@@ -342,12 +348,12 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
         try:
             check_video_upload(path, limits)
             report, frame = service.analyze_video(path)
-            plot = _plot_video(report, path)
+            plot = _plot_video(report, served)
         except DeepfakeEdgeError as exc:
             msg = _one_line(exc)
             gr.Warning(msg)
             return None, None, f"⚠️ {msg}"
-        return frame, plot, _video_verdict(report)
+        return (served.image(frame, "suspicious-frame") if frame is not None else None), plot, _video_verdict(report)
 
     def on_pick(path):
         if not path:
@@ -412,6 +418,7 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
         picker.change(on_pick, picker, [runtime_line, picker], api_name=False)
     blocks.service = service
     blocks.upload_limits = limits
+    blocks.served_files = served
     return blocks
 
 
@@ -433,13 +440,11 @@ def _annotate(rgb: np.ndarray, result) -> np.ndarray:
 
 
 # -- video helpers ---------------------------------------------------------------------
-def _plot_video(report, video_path) -> str:
-    import tempfile
-
+def _plot_video(report, served) -> str:
+    """The timeline plot as a served file (removed with the older results, see `app.served`)."""
     from deepfake_edge.runtime.video import plot_timeline
 
-    out = Path(tempfile.mkdtemp(prefix="deepfake-edge-")) / (Path(video_path).stem + "_timeline.png")
-    return str(plot_timeline(report, out))
+    return served.add(plot_timeline(report, served.path("timeline", ".png")))
 
 
 def _video_verdict(report) -> str:

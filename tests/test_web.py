@@ -376,3 +376,42 @@ def test_read_upload_limits_bytes_and_pixels_without_a_server(tmp_path):
         decode_data_url("data:image/png;base64," + "A" * 20_000, "x.png", limits)
     with pytest.raises(InputError, match="pixel limit"):
         read_upload(Upload("b.png", data=_bomb_png(tmp_path / "b.png").read_bytes()), limits)
+
+
+def test_identical_frames_from_many_clients_all_download(served, tmp_path):
+    """Identical results used to share one cache file rewritten in place: downloads under load came back cut."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client, handle_file
+
+    url, blocks = served
+    frame = tmp_path / "same.jpg"
+    cv2.imwrite(str(frame), cv2.imread(str(grace_hopper_path())))
+
+    def client_loop(_):
+        c = Client(url, verbose=False, httpx_kwargs={"timeout": 120})
+        shapes = []
+        for _ in range(6):
+            out, readout = c.predict(handle_file(str(frame)), api_name="/frame")[:2]
+            img = cv2.imread(out)
+            shapes.append(None if img is None else img.shape)
+        return shapes
+
+    with ThreadPoolExecutor(6) as pool:
+        results = [s for shapes in pool.map(client_loop, range(6)) for s in shapes]
+    assert results == [(600, 512, 3)] * 36
+    assert len(blocks.served_files) <= blocks.served_files.keep  # old result files are removed
+
+
+def test_served_files_are_unique_complete_and_bounded(tmp_path):
+    from deepfake_edge.app.served import ServedFiles
+
+    files = ServedFiles(keep=3, root=tmp_path / "served")
+    rgb = np.full((40, 50, 3), 200, np.uint8)
+    paths = [files.image(rgb) for _ in range(5)]
+    assert len(set(paths)) == 5  # identical images, distinct files
+    alive = sorted(p.name for p in (tmp_path / "served").iterdir())
+    assert alive == sorted(Path(p).name for p in paths[-3:])  # only the newest three are kept
+    assert cv2.imread(paths[-1]).shape == (40, 50, 3)
+    files.close()
+    assert not (tmp_path / "served").exists()
