@@ -451,6 +451,10 @@ def _video_verdict(report) -> str:
     summary = report.summary()
     sampled = summary["frames_sampled"]
     if report.label is None:
+        rejected = summary.get("rejected_tracks", 0)
+        if rejected:
+            return (f"No face found that stays in view in the {sampled} sampled frames: no verdict "
+                    f"({rejected} brief or low-confidence detection(s) rejected as spurious).")
         return f"No face found in any of the {sampled} sampled frames: no verdict."
     return (f"Video verdict: **{report.label}** (mean fake probability {summary['mean_fake_probability']:.2f} "
             f"over {summary['faces']} face crops in {summary['frames_with_faces']} of {sampled} sampled frames; "

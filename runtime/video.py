@@ -114,6 +114,32 @@ class FrameRecord:
         return max((f["fake_probability"] for f in self.faces), default=None)
 
 
+# A face track counts toward the whole-video verdict only when it looks like a real face
+# that stays in view: seen in at least this share of the sampled frames (and in at least
+# two of them), with a mean detector score of at least MIN_TRACK_FACE_SCORE. A detector
+# firing on a few frames of non-face content (a poster, a pattern, motion blur) would
+# otherwise decide the verdict on its own.
+MIN_TRACK_SHARE = 0.1
+MIN_TRACK_FRAMES = 2
+MIN_TRACK_FACE_SCORE = 0.6
+
+
+def judge_tracks(tracks: dict[int, dict], frames_sampled: int) -> dict[int, dict]:
+    """Mark each track kept or rejected (with the reason) by its length and face score."""
+    need = max(MIN_TRACK_FRAMES, int(np.ceil(MIN_TRACK_SHARE * frames_sampled)))
+    need = min(need, max(1, frames_sampled))
+    for tid, t in tracks.items():
+        if tid < 0:  # the whole image (--no-face whole): no detector involved
+            t.update(kept=True, why=None)
+        elif t["frames"] < need:
+            t.update(kept=False, why=f"seen in {t['frames']} of {frames_sampled} sampled frames (needs {need})")
+        elif t["mean_face_score"] < MIN_TRACK_FACE_SCORE:
+            t.update(kept=False, why=f"mean face score {t['mean_face_score']:.2f} < {MIN_TRACK_FACE_SCORE}")
+        else:
+            t.update(kept=True, why=None)
+    return tracks
+
+
 @dataclass
 class VideoResult:
     path: str
@@ -125,8 +151,16 @@ class VideoResult:
     tracks: dict[int, dict] = field(default_factory=dict)
 
     @property
+    def kept_tracks(self) -> set[int]:
+        """Tracks the verdict is made from (all of them when tracks were not judged)."""
+        return {tid for tid, t in self.tracks.items() if t.get("kept", True)}
+
+    @property
     def scores(self) -> np.ndarray:
-        return np.asarray([f["fake_probability"] for fr in self.frames for f in fr.faces], dtype=np.float64)
+        """Fake probabilities of the faces in kept tracks (spurious detections left out)."""
+        kept = self.kept_tracks
+        return np.asarray([f["fake_probability"] for fr in self.frames for f in fr.faces if f["track"] in kept],
+                          dtype=np.float64)
 
     @property
     def mean_fake(self) -> float | None:
@@ -165,6 +199,7 @@ class VideoResult:
             "frames_sampled": len(self.frames),
             "frames_with_faces": sum(1 for fr in self.frames if fr.faces),
             "faces": int(self.scores.size),
+            "rejected_tracks": sum(1 for t in self.tracks.values() if not t.get("kept", True)),
             "tracks": {str(k): v for k, v in self.tracks.items()},
             "fps": self.info.fps,
             "size": [self.info.width, self.info.height],
@@ -201,8 +236,8 @@ def analyze_video(detector, path: str | Path, *, every: int | None = None, fps: 
             faces = []
             for tid, face in zip(ids, result.faces):
                 faces.append({"track": tid, "box": list(face.box), "fake_probability": face.fake_probability,
-                              "label": face.label})
-                track_scores.setdefault(tid, []).append(face.fake_probability)
+                              "label": face.label, "face_score": face.face_score})
+                track_scores.setdefault(tid, []).append((face.fake_probability, face.face_score))
             frames.append(FrameRecord(index, t, faces, result.no_face))
             if annotated_out is not None:
                 writer = writer or _open_writer(annotated_out, rgb.shape, info.fps, sample_step(info.fps, every, fps))
@@ -210,7 +245,9 @@ def analyze_video(detector, path: str | Path, *, every: int | None = None, fps: 
     finally:
         if writer is not None:
             writer.release()
-    tracks = {tid: {"frames": len(s), "mean_fake_probability": float(np.mean(s))} for tid, s in track_scores.items()}
+    tracks = {tid: {"frames": len(s), "mean_fake_probability": float(np.mean([p for p, _ in s])),
+                    "mean_face_score": float(np.mean([q for _, q in s]))} for tid, s in track_scores.items()}
+    judge_tracks(tracks, len(frames))
     return VideoResult(str(path), info, frames, detector.contract.threshold, max(1, int(top_k)), verdict_by, tracks)
 
 

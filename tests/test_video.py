@@ -101,3 +101,25 @@ def test_corrupt_video_is_a_clear_error(tmp_path, detector):
     assert str(junk) in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(InputError, match="missing.mp4: file not found"):
         analyze_video(detector, tmp_path / "missing.mp4")
+
+
+def test_a_face_seen_on_too_few_frames_gets_no_confident_verdict(tmp_path, detector):
+    """A detection on 2 of 24 sampled frames (like a detector firing on non-face content) is no whole-video verdict."""
+    face = cv2.resize(grace_hopper(), (256, 300), interpolation=cv2.INTER_AREA)
+    path = tmp_path / "flash.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (640, 480))
+    for i in range(24):
+        frame = np.full((480, 640, 3), 90, np.uint8)
+        if i in (10, 11):
+            frame[90:390, 100:356] = face
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    result = analyze_video(detector, path)
+    assert sum(len(fr.faces) for fr in result.frames) == 2  # the detector did fire
+    assert result.label is None and result.mean_fake is None
+    summary = result.summary()
+    assert summary["rejected_tracks"] == 1 and summary["faces"] == 0
+    (track,) = result.tracks.values()
+    assert track["kept"] is False and "seen in 2 of 24" in track["why"]
+    steady = analyze_video(detector, write_face_video(tmp_path / "steady.mp4", n=24))
+    assert steady.label in ("Real", "Fake") and steady.summary()["rejected_tracks"] == 0

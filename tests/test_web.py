@@ -415,3 +415,16 @@ def test_served_files_are_unique_complete_and_bounded(tmp_path):
     assert cv2.imread(paths[-1]).shape == (40, 50, 3)
     files.close()
     assert not (tmp_path / "served").exists()
+
+
+def test_app_and_cli_read_a_16_bit_grayscale_png_the_same_way(client, served, tmp_path):
+    """Gradio used to convert uploads itself: a 16-bit PNG then scored differently in the app and the CLI."""
+    from deepfake_edge.runtime.images import read_rgb
+
+    gray16 = (cv2.cvtColor(cv2.imread(str(grace_hopper_path())), cv2.COLOR_BGR2GRAY).astype(np.uint16) * 257)
+    path = tmp_path / "gray16.png"
+    cv2.imwrite(str(path), gray16)
+    _, table, _ = call_image(client, path)
+    cli_result = served[1].service.detect(read_rgb(path))  # what `deepfake-edge detect` computes
+    assert len(table["data"]) == len(cli_result.faces) == 1
+    assert float(table["data"][0][2]) == pytest.approx(cli_result.faces[0].fake_probability, abs=5e-4)

@@ -201,11 +201,15 @@ def _detect_video(detector, path: Path, args: argparse.Namespace, out_dir: Path 
     for fr in result.frames:
         for f in fr.faces:
             last_box[f["track"]] = f["box"]
-    tracks = sorted(result.tracks.items())
+    tracks = sorted((tid, t) for tid, t in result.tracks.items() if t.get("kept", True))
     labels = labels_for([t["mean_fake_probability"] for _, t in tracks], detector.contract)
     faces = [{"track": tid, "box": last_box[tid], "fake_probability": t["mean_fake_probability"],
               "label": label, "frames": t["frames"]} for (tid, t), label in zip(tracks, labels)]
+    rejected = [{"track": tid, "box": last_box[tid], "frames": t["frames"], "why": t["why"]}
+                for tid, t in sorted(result.tracks.items()) if not t.get("kept", True)]
     entry = {"path": str(path), "faces": faces, "video": result.to_dict()}
+    if rejected:
+        entry["rejected_detections"] = rejected  # too brief or too unlike a face to count
     if out_dir is not None:
         entry["annotated"] = str(annotated)
         entry["timeline_png"] = str(plot_timeline(result, out_dir / f"{stem}.timeline.png"))
