@@ -1,6 +1,6 @@
 # The two commands a newcomer runs (see README):  make demo   and   make test
 # Each one sets itself up: a virtual environment in .venv, the package and its
-# dependencies, and the MediaPipe face-detector model in the user cache.
+# dependencies, MediaPipe's face models and the ImageNet weights in the user cache.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
