@@ -85,7 +85,7 @@ def _list_flat(root: Path, *, max_per_class: int | None = None, seed: int = 0, c
         if name not in classes:
             continue
         folder = class_folder(root, name)
-        files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
+        files = class_images(folder)
         if not files:
             raise InputError(f"{folder}: class folder holds no images (.jpg, .jpeg, .png, .bmp, .webp)")
         if max_per_class and len(files) > max_per_class:
@@ -94,6 +94,29 @@ def _list_flat(root: Path, *, max_per_class: int | None = None, seed: int = 0, c
         paths.extend(files)
         labels.extend([index] * len(files))
     return paths, np.asarray(labels, dtype=np.int64)
+
+
+def class_images(folder: Path) -> list[Path]:
+    """The images of one class folder, sorted; what else it holds is counted and named in the log.
+
+    Only regular files with an image extension are listed (a FIFO named x.jpg is not read);
+    an unreadable folder is one InputError naming it.
+    """
+    import logging
+
+    from deepfake_edge.runtime.io import is_regular_file, list_folder
+
+    images, other = [], []
+    for p in list_folder(folder):
+        if is_image_file(p) and is_regular_file(p):
+            images.append(p)
+        elif not p.is_dir():
+            other.append(p.name)
+    if other:
+        logging.getLogger(__name__).warning(
+            "%s: skipped %d entries that are not readable image files (%s%s)", folder, len(other),
+            ", ".join(other[:5]), ", ..." if len(other) > 5 else "")
+    return images
 
 
 def load_preprocessed(paths: list[Path], contract: ModelContract, *, skip_bad: bool = True):

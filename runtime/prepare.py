@@ -57,8 +57,17 @@ def split_for(relative: str, val_fraction: float, test_fraction: float) -> str:
     return "Train"
 
 
-def list_sources(raw_dir: str | Path) -> list[tuple[Path, str, str | None]]:
-    """(file, class name, split or None) of every image/video under a Real/Fake or Kaggle tree."""
+def list_sources(raw_dir: str | Path, unlisted: list[dict] | None = None) -> list[tuple[Path, str, str | None]]:
+    """(file, class name, split or None) of every image/video under a Real/Fake or Kaggle tree.
+
+    What is not taken (other extensions, non-regular files, sub-folders that cannot be
+    read) is appended to `unlisted` as `{"path", "reason"}`, so the report names it.
+    """
+    import os
+
+    from deepfake_edge.runtime.io import is_regular_file, os_error_text
+
+    unlisted = unlisted if unlisted is not None else []
     raw = Path(raw_dir)
     if not raw.is_dir():
         raise InputError(f"{raw}: raw data folder not found")
@@ -75,9 +84,19 @@ def list_sources(raw_dir: str | Path) -> list[tuple[Path, str, str | None]]:
             d = _child_ci(root, cls)
             if d is None:
                 continue
-            for p in sorted(d.rglob("*")):
-                if p.is_file() and (is_image_file(p) or is_video_file(p)):
-                    found.append((p, cls, split))
+            def unreadable(exc: OSError) -> None:
+                unlisted.append({"path": exc.filename or str(d), "reason": f"folder not read ({os_error_text(exc)})"})
+
+            for folder, dirs, files in os.walk(d, onerror=unreadable):
+                dirs.sort()
+                for name in sorted(files):
+                    p = Path(folder) / name
+                    if not (is_image_file(p) or is_video_file(p)):
+                        unlisted.append({"path": str(p), "reason": "not an image or video file"})
+                    elif not is_regular_file(p):
+                        unlisted.append({"path": str(p), "reason": "not a regular file"})
+                    else:
+                        found.append((p, cls, split))
     if not found:
         raise InputError(f"{raw}: no images or videos in Real/ or Fake/ subfolders "
                          "(expected RAW_DIR/Real, RAW_DIR/Fake, or Train|Validation|Test/Real|Fake)")
@@ -90,10 +109,12 @@ def prepare_dataset(raw_dir: str | Path, out_dir: str | Path, face_detector, rul
                     progress: bool = True) -> PrepareReport:
     """Write face crops of every source into the Kaggle layout; return what was done and skipped."""
     raw, out = Path(raw_dir), Path(out_dir)
-    sources = list_sources(raw)
+    unlisted: list[dict] = []
+    sources = list_sources(raw, unlisted)
     out.mkdir(parents=True, exist_ok=True)
     (out / CROP_RULE_FILE).write_text(json.dumps(asdict(rule), indent=2, sort_keys=True) + "\n")
     report = PrepareReport(sources=len(sources))
+    report.skipped.extend(unlisted)
     iterator = sources
     if progress:
         from tqdm import tqdm
@@ -124,6 +145,8 @@ def prepare_dataset(raw_dir: str | Path, out_dir: str | Path, face_detector, rul
                 report.skipped.append({"path": str(path), "reason": "no face found"})
         except DeepfakeEdgeError as exc:
             report.skipped.append({"path": str(path), "reason": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - one file's surprise (a decoder error) never aborts the batch
+            report.skipped.append({"path": str(path), "reason": f"{type(exc).__name__}: {str(exc).strip()[:160]}"})
     (out / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     log.info("prepare: %d crops written, %d kept, %d of %d sources skipped -> %s",
              report.written, report.kept_existing, len(report.skipped), report.sources, out)

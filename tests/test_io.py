@@ -144,3 +144,37 @@ def test_detect_on_a_folder_with_no_images_is_an_error(tmp_path, capsys, monkeyp
     captured = capsys.readouterr()
     assert "folder holds no image or video files" in captured.out
     assert "1 of 1 inputs failed" in captured.err
+
+
+def test_prepare_names_what_it_did_not_read(tmp_path):
+    from deepfake_edge.runtime.prepare import list_sources
+
+    raw = tmp_path / "raw"
+    (raw / "Real").mkdir(parents=True)
+    (raw / "Fake").mkdir()
+    (raw / "Real" / "a.jpg").write_bytes(b"x")
+    (raw / "Real" / "notes.txt").write_text("x")
+    os.mkfifo(raw / "Fake" / "cam.mp4")
+    unlisted = []
+    found = finishes(lambda: list_sources(raw, unlisted))
+    assert [p.name for p, _, _ in found] == ["a.jpg"]
+    reasons = {os.path.basename(u["path"]): u["reason"] for u in unlisted}
+    assert reasons == {"notes.txt": "not an image or video file", "cam.mp4": "not a regular file"}
+
+
+def test_evaluate_skips_a_fifo_in_a_class_folder_and_scores_the_rest(tiny_run, tiny_data, tmp_path, monkeypatch,
+                                                                      caplog):
+    import shutil
+
+    from tests.test_evaluate import cli_main
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data / "Test", data / "Test")
+    os.mkfifo(data / "Test" / "Fake" / "stream.png")
+    (data / "Test" / "Real" / "readme.txt").write_text("x")
+    rc = finishes(lambda: cli_main(["evaluate", tiny_run, "--data", data, "--out", tmp_path / "eval"], monkeypatch),
+                  seconds=120)
+    assert rc == 0
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["n"] == 24  # all 12 + 12 real images, nothing else
+    assert "stream.png" in caplog.text and "readme.txt" in caplog.text
