@@ -33,11 +33,31 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
-        module = importlib.import_module(_module_name(name))
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        try:
+            module = importlib.import_module(_module_name(name))
+            p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+            module.add_arguments(p)
+            p.set_defaults(_run=module.run)
+        except ImportError as exc:  # one broken optional dependency breaks only the command that needs it
+            _add_unavailable(sub, name, exc)
     return parser
+
+
+def _add_unavailable(sub, name: str, exc: ImportError) -> None:
+    """A listed command whose module cannot be imported here: it says why, instead of breaking the CLI."""
+    missing = exc.name or str(exc)
+    why = f"unavailable here: the '{missing}' package cannot be imported ({str(exc).splitlines()[0][:120]})"
+    if name in sub.choices:  # add_arguments failed after the parser was made
+        sub._name_parser_map.pop(name)
+        sub._choices_actions = [a for a in sub._choices_actions if a.dest != name]
+    p = sub.add_parser(name, help=f"[{why}]", description=why, add_help=True)
+
+    def run(_args, _why=why, _missing=missing):
+        from deepfake_edge.runtime.errors import MissingExtraError
+
+        raise MissingExtraError(_missing, None, f"deepfake-edge {name}")
+
+    p.set_defaults(_run=run, _unavailable=True)
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -54,7 +74,9 @@ def _configure_logging(verbose: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "_unavailable", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     _configure_logging(args.verbose)
     try:
         return int(args._run(args) or 0)

@@ -41,3 +41,26 @@ def test_input_error_is_one_line_naming_the_path(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("deepfake-edge train: error:") and str(missing) in lines[0]
     assert "Traceback" not in out.stderr
     assert not (tmp_path / "run" / "model.keras").exists()
+
+
+def test_a_command_whose_import_fails_breaks_only_itself(monkeypatch, capsys):
+    """Polygraphy-style: a missing optional package turns one command into a clear 'unavailable' entry."""
+    import importlib
+
+    from deepfake_edge.app import cli
+
+    real_import = importlib.import_module
+
+    def no_gradio(name, *args, **kwargs):
+        if name == "deepfake_edge.app.commands.app":
+            raise ImportError("No module named 'gradio'", name="gradio")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", no_gradio)
+    parser = cli.build_parser()
+    help_text = parser.format_help()
+    assert "app" in help_text and "unavailable here" in help_text and "detect" in help_text
+    assert cli.main(["app", "--port", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("deepfake-edge app: error:") and "'gradio'" in err and "\n" not in err
+    assert cli.main(["weights", "--list"]) == 0  # the other commands still work
