@@ -257,9 +257,7 @@ def verdict_line(result) -> str:
     return f"{faces} face{'s' if faces != 1 else ''}: {labels}{whole}. {latency_line(result)}"
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+from deepfake_edge.runtime.io import first_line as _one_line  # noqa: E402 - the one-line error text
 
 
 # -- the page --------------------------------------------------------------------------

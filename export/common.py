@@ -20,6 +20,8 @@ import numpy as np
 from deepfake_edge.runtime.contract import ModelContract, sidecar_path
 from deepfake_edge.runtime.errors import InputError, ModelFileError
 from deepfake_edge.runtime.formats import Format, artifact_path, get_format
+from deepfake_edge.runtime.io import first_line  # noqa: F401 - the one-line error text, used by the steps
+from deepfake_edge.runtime.io import write_text_atomically as write_text_atomic  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -171,12 +173,6 @@ def discard_artifact(artifact: Path) -> None:
     _remove(sidecar_path(artifact))
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write `text` to `path` via a temporary file and a rename: never half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path
 
 
 def target(run_dir: str | Path, fmt_name: str) -> Path:
@@ -186,6 +182,3 @@ def target(run_dir: str | Path, fmt_name: str) -> Path:
     return artifact_path(run_dir, fmt_name)
 
 
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]

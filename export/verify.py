@@ -313,10 +313,9 @@ def to_markdown(report: VerifyReport, command: str | None = None) -> str:
 
 def write_reports(report: VerifyReport, command: str | None = None) -> tuple[Path, Path]:
     """RUN/verify.json (one entry per format) and RUN/verify.md, each written atomically."""
+    from deepfake_edge.runtime.io import write_text_atomically
+
     json_path, md_path = report.run_dir / "verify.json", report.run_dir / "verify.md"
-    for path, text in ((json_path, json.dumps(to_json(report), indent=2) + "\n"),
-                       (md_path, to_markdown(report, command))):
-        tmp = path.with_name(path.name + ".partial")
-        tmp.write_text(text)
-        tmp.replace(path)
+    write_text_atomically(json_path, json.dumps(to_json(report), indent=2) + "\n")
+    write_text_atomically(md_path, to_markdown(report, command))
     return json_path, md_path

@@ -180,12 +180,11 @@ class ModelContract:
         return cls.from_dict(data, source)
 
     def save(self, path: str | Path) -> Path:
+        from deepfake_edge.runtime.io import write_text_atomically
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(self.to_json() + "\n")
-        tmp.replace(path)  # atomic: a crash never leaves half a contract
-        return path
+        return write_text_atomically(path, self.to_json() + "\n")  # a crash never leaves half a contract
 
     @classmethod
     def load(cls, path: str | Path) -> "ModelContract":

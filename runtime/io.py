@@ -139,6 +139,28 @@ def exists(path: str | Path) -> bool:
         return False
 
 
+def write_bytes_atomically(path: str | Path, data: bytes) -> Path:
+    """`data` into `path` through `<name>.partial` and a rename: never half a file.
+
+    The temporary name ends in `.partial`, not the file's own suffix, so a crash
+    mid-write never leaves something a folder listing takes for an image or a model.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def write_text_atomically(path: str | Path, text: str) -> Path:
+    """UTF-8 `text` into `path`, atomically (see `write_bytes_atomically`)."""
+    return write_bytes_atomically(path, text.encode("utf-8"))
+
+
 def replace_atomically(path: str | Path, write: Callable[[Path], object], suffix: str = "") -> Path:
     """Write `path` through a temporary name in the same folder, then `os.replace` it.
 

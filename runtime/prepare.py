@@ -169,10 +169,9 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise InputError(f"{path}: cannot encode the crop as PNG")
-    # `.part` is no image suffix: a crash mid-write never leaves a file the dataset lists.
-    tmp = path.with_name(path.name + ".part")
-    try:
-        tmp.write_bytes(encoded.tobytes())
+    from deepfake_edge.runtime.io import os_error_text, write_bytes_atomically
+
+    try:  # through `<name>.partial`: a crash mid-write never leaves a file the dataset lists
+        write_bytes_atomically(path, encoded.tobytes())
     except OSError as exc:
-        raise InputError(f"{path}: cannot write the crop ({exc})") from exc
-    tmp.replace(path)
+        raise InputError(f"{path}: cannot write the crop ({os_error_text(exc)})") from None

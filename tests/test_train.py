@@ -117,7 +117,7 @@ def test_resume_with_a_damaged_train_config_is_one_line_naming_it(tiny_data, tmp
 
 
 def test_atomic_replace_keeps_the_old_file_when_the_write_fails(tmp_path):
-    from deepfake_edge.train.fit import _replace_atomically
+    from deepfake_edge.runtime.io import replace_atomically as _replace_atomically
 
     target = tmp_path / "history.csv"
     target.write_text("epoch\n0\n")

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from deepfake_edge.runtime.contract import CONTRACT_FILENAME, ModelContract
 from deepfake_edge.runtime.errors import InputError
+from deepfake_edge.runtime.io import replace_atomically
 
 log = logging.getLogger(__name__)
 
@@ -110,22 +111,6 @@ def _read_saved_config(path: Path) -> dict:
     return saved
 
 
-def _replace_atomically(path: Path, write, suffix: str = "") -> Path:
-    """Write `path` through a temporary name in the same folder, then `os.replace` it.
-
-    A crash mid-write leaves the old file (or none) instead of a truncated one. `suffix`
-    keeps the extension writers such as Keras' `model.save` insist on.
-    """
-    tmp = path.with_name(f".{path.stem}.partial{suffix or path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
 def check_run_folder(out: Path, resume: bool) -> bool:
     """Refuse to overwrite work; returns True when a backup will be resumed."""
     has_backup = (out / BACKUP_DIRNAME).is_dir() and any((out / BACKUP_DIRNAME).iterdir())
@@ -183,7 +168,7 @@ def _trim_history(history: Path, keep_epochs: int) -> list[dict]:
                 w.writeheader()
                 w.writerows(rows)
 
-        _replace_atomically(history, write)
+        replace_atomically(history, write)
     else:
         history.unlink()
     return rows
@@ -258,7 +243,7 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
         teacher = Teacher(cfg.teacher, contract)
         train_inputs = with_teacher(train_data.dataset, teacher, cfg.teacher_weight)
     config_text = json.dumps(asdict(cfg), indent=2) + "\n"
-    _replace_atomically(out / CONFIG_FILENAME, lambda tmp: tmp.write_text(config_text))
+    replace_atomically(out / CONFIG_FILENAME, lambda tmp: tmp.write_text(config_text))
 
     import keras
 
@@ -343,8 +328,8 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
         from deepfake_edge.train.models import flip_averaged
 
         model = flip_averaged(model)
-    _replace_atomically(out / "model.keras", model.save)
-    _replace_atomically(out / "model.h5", model.save)
+    replace_atomically(out / "model.keras", model.save)
+    replace_atomically(out / "model.h5", model.save)
     if best.is_file():
         best.unlink()
     shutil.rmtree(out / BACKUP_DIRNAME, ignore_errors=True)

