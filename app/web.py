@@ -141,6 +141,17 @@ class DetectorService:
         with self._lock:
             return self.detector.detect(image, color="RGB")
 
+    def explain(self, image: np.ndarray, result) -> np.ndarray | None:
+        """Occlusion heat maps of the result's faces, stacked (`runtime.explain`); None without faces."""
+        from deepfake_edge.runtime.explain import explain_faces
+
+        with self._lock:
+            overlays = explain_faces(self.detector.backend, image, result)
+        if not overlays:
+            return None
+        width = max(o.shape[1] for o in overlays)
+        return np.concatenate([np.pad(o, ((0, 0), (0, width - o.shape[1]), (0, 0))) for o in overlays], axis=0)
+
     def analyze_video(self, path: str | Path, *, samples: int = VIDEO_SAMPLES):
         """(VideoResult, annotated RGB of its most suspicious sampled frame or None).
 
@@ -326,19 +337,21 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
         service.frame_log.append((started, time.time()))
         return annotated, readout, session
 
-    def on_image(path):
+    def on_image(path, explain=False):
         if not path:
-            return None, [], "Upload or capture an image first."
+            return None, [], "Upload or capture an image first.", None
         try:
             rgb = read_upload(path, limits, "image")
             result = service.detect(rgb)
+            why = service.explain(rgb, result) if explain else None
         except DeepfakeEdgeError as exc:
             msg = _one_line(exc)
             gr.Warning(msg)
-            return None, [], f"⚠️ {msg}"
+            return None, [], f"⚠️ {msg}", None
         if result.no_face:
             gr.Warning("No face found in this image.")
-        return served.image(_annotate(rgb, result), "annotated"), score_rows(result), verdict_line(result)
+        return (served.image(_annotate(rgb, result), "annotated"), score_rows(result), verdict_line(result),
+                served.image(why, "explain") if why is not None else None)
 
     def on_video(path):
         if not path:
@@ -401,9 +414,14 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
                     img_out = gr.Image(label="Annotated", type="numpy", interactive=False)
                 img_status = gr.Markdown(elem_id="image-status")
                 img_table = gr.Dataframe(headers=SCORE_HEADERS, label="Per-face scores", interactive=False)
-                img_btn = gr.Button("Detect", variant="primary")
-                img_btn.click(on_image, img_in, [img_out, img_table, img_status], api_name="image",
-                              concurrency_limit=concurrency_limit)
+                with gr.Row():
+                    img_explain = gr.Checkbox(False, label="Explain: heat map of what drove each face's score "
+                                                           "(occlusion, ~50 model calls per face)")
+                    img_btn = gr.Button("Detect", variant="primary")
+                img_why = gr.Image(label="Why: each face crop beside the regions that raised its fake probability",
+                                   type="filepath", interactive=False, elem_id="image-why")
+                img_btn.click(on_image, [img_in, img_explain], [img_out, img_table, img_status, img_why],
+                              api_name="image", concurrency_limit=concurrency_limit)
             with gr.Tab("Video", id="video"):
                 with gr.Row():
                     vid_in = gr.Video(sources=["upload"], label="Video", format=None)

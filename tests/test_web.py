@@ -65,10 +65,12 @@ def client(served):
     return Client(served[0], verbose=False, httpx_kwargs={"timeout": 120})
 
 
-def call_image(client, path):
+def call_image(client, path, explain=False):
+    """(annotated image, score table, status line); with `explain`, also the heat-map image."""
     from gradio_client import handle_file
 
-    return client.predict(handle_file(str(path)), api_name="/image")
+    out = client.predict(handle_file(str(path)), explain, api_name="/image")
+    return out if explain else out[:3]
 
 
 def test_served_on_loopback_only(served):
@@ -428,3 +430,12 @@ def test_app_and_cli_read_a_16_bit_grayscale_png_the_same_way(client, served, tm
     cli_result = served[1].service.detect(read_rgb(path))  # what `deepfake-edge detect` computes
     assert len(table["data"]) == len(cli_result.faces) == 1
     assert float(table["data"][0][2]) == pytest.approx(cli_result.faces[0].fake_probability, abs=5e-4)
+
+
+def test_image_tab_explains_the_verdict_on_request(client):
+    image, table, status, why = call_image(client, grace_hopper_path(), explain=True)
+    assert len(table["data"]) == 1 and why is not None
+    heat = cv2.imread(why)
+    annotated = cv2.imread(image)
+    assert heat.shape[1] > heat.shape[0] and heat.shape[0] < annotated.shape[0]  # crop beside its heat map
+    assert call_image(client, grace_hopper_path())[0] is not None  # off by default: no heat map computed

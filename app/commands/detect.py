@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a model file (.onnx, .tflite, .keras, .engine, ...) or a run folder")
     parser.add_argument("--json", action="store_true", help="print one JSON document (a list, one entry per input)")
     parser.add_argument("--out", metavar="DIR", help="write annotated images / videos (and video timelines) here")
+    parser.add_argument("--explain", metavar="DIR",
+                        help="images: write, per face, the crop beside a heat map of the regions that drove its "
+                             "fake probability (occlusion sensitivity through the same backend) into DIR")
     parser.add_argument("--no-face", choices=("skip", "whole"), default="skip",
                         help="when no face is found: report it (skip) or classify the whole image (whole)")
     sampling = parser.add_mutually_exclusive_group()
@@ -112,13 +115,14 @@ def _run_files(detector, inputs: list[Path], args: argparse.Namespace, notes: li
     out_dir = Path(args.out) if args.out else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    names = OutputNames()
+    names, explain_names = OutputNames(), OutputNames()
     for path in inputs:
         try:
             if is_video_file(path):
                 entry = _detect_video(detector, path, args, out_dir, names)
             else:
-                entry = _detect_image(detector, path, out_dir, names)
+                entry = _detect_image(detector, path, out_dir, names, explain_dir=args.explain,
+                                      explain_names=explain_names)
         except DeepfakeEdgeError as exc:
             entry = {"path": str(path), "error": str(exc)}
             failed += 1
@@ -161,13 +165,16 @@ class OutputNames:
         return stem
 
 
-def _detect_image(detector, path: Path, out_dir: Path | None, names: OutputNames | None = None) -> dict:
+def _detect_image(detector, path: Path, out_dir: Path | None, names: OutputNames | None = None,
+                  explain_dir: str | Path | None = None, explain_names: OutputNames | None = None) -> dict:
     from deepfake_edge.runtime.errors import InputError
     from deepfake_edge.runtime.images import read_rgb
 
     rgb = read_rgb(path)
     result = detector.detect(rgb)
     entry = {"path": str(path), **result.to_dict()}
+    if explain_dir is not None and result.faces:
+        entry["explain"] = _write_explanations(detector, rgb, result, Path(explain_dir), path, explain_names)
     if out_dir is not None:
         import cv2
 
@@ -185,6 +192,26 @@ def _detect_image(detector, path: Path, out_dir: Path | None, names: OutputNames
             raise InputError(f"{target}: cannot write the annotated image: {why}")
         entry["annotated"] = str(target)
     return entry
+
+
+def _write_explanations(detector, rgb, result, folder: Path, path: Path, names: OutputNames | None) -> list[str]:
+    """`<stem>.face<k>.explain.png` per face: its crop beside the occlusion heat map."""
+    import cv2
+
+    from deepfake_edge.runtime.errors import InputError
+    from deepfake_edge.runtime.explain import explain_faces
+    from deepfake_edge.runtime.io import write_bytes_atomically
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = (names or OutputNames()).stem(path)
+    written = []
+    for k, overlay in enumerate(explain_faces(detector.backend, rgb, result)):
+        target = folder / f"{stem}.face{k}.explain.png"
+        ok, png = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise InputError(f"{target}: cannot encode the explanation image")
+        written.append(str(write_bytes_atomically(target, png.tobytes())))
+    return written
 
 
 def _detect_video(detector, path: Path, args: argparse.Namespace, out_dir: Path | None,
