@@ -51,9 +51,9 @@ def _row(recipe: str, budget: float, epochs: int, command: str, **overrides) -> 
 # name -> the run's train() settings, wall-clock budget (minutes) and epoch cap
 STUDY: dict[str, dict] = {
     "xl-edge": _row("edge", 32, 20, ""),
-    "xl-teacher": _row("teacher", 40, 12, ""),
+    "xl-teacher": _row("teacher", 36, 12, ""),
     "xl-student": _row("edge", 32, 20, " --teacher runs/xl-teacher", teacher=str(REPO / "runs" / "xl-teacher")),
-    "xl-sbi-real-only": _row("edge", 30, 20, " --sbi-ratio 1 --sbi-mask landmarks", sbi_ratio=1.0,
+    "xl-sbi-real-only": _row("edge", 26, 20, " --sbi-ratio 1 --sbi-mask landmarks", sbi_ratio=1.0,
                              sbi_mask="landmarks"),
 }
 RUN_DIRS = {"xl-edge": "xl-edge-s42"}  # the first XL run was made by hand with exactly these settings
