@@ -18,15 +18,28 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup demo test test-gpu results browser-deps clean
+.PHONY: setup demo test test-gpu results browser-deps clean FORCE
 
 setup: $(STAMP) $(FACE_MODEL_STAMP) $(WEIGHTS_STAMP)
 
-$(STAMP): pyproject.toml
+# The package is installed in setuptools' strict editable mode: a tree of links to the
+# sources on a plain .pth path, which static tools (pyright / VS Code, mypy, jedi) follow,
+# instead of an import hook they cannot see. A strict install links the modules that exist
+# when it runs, so it is redone whenever the set of modules changes.
+MODULES := $(sort $(wildcard runtime/*.py runtime/backends/*.py train/*.py export/*.py app/*.py app/commands/*.py))
+MODULES_STAMP := $(VENV)/.modules
+
+$(MODULES_STAMP): FORCE
+	@mkdir -p $(VENV)
+	@echo '$(MODULES)' | cmp -s - $@ 2>/dev/null || echo '$(MODULES)' > $@
+
+$(STAMP): pyproject.toml $(MODULES_STAMP)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev]' --config-settings editable_mode=strict
 	touch $@
+
+FORCE:
 
 $(FACE_MODEL_STAMP): $(STAMP)
 	mkdir -p .cache/wheels
