@@ -20,15 +20,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DemoSettings:
-    arch: str = "edge-net"
-    img_size: int = 96  # measured: 64 px / 12 epochs gave Test AUC 0.67, 96 px / 16 epochs 0.79-0.80 (benchmarks/results/quality.md)
-    batch_size: int = 16
-    epochs: int = 16
-    lr: float = 3e-3
-    # All-depthwise edge-net: on the demo's 562 training faces the default Fused-MBConv
-    # blocks (more parameters) gave Test AUC 0.67 where this gives 0.79 (120 Test images).
-    model_options: dict = field(default_factory=lambda: {"fused_blocks": 0})
-    seed: int = 0
+    """What the demo does besides training; the training itself is the "demo" recipe
+    (train/recipes.py), the same table `train --recipe` and the benchmarks use."""
+
+    recipe: str = "demo"
+    seed: int = 0  # the dataset's split and fakes, and the training seed
     fakes_per_real: int = 1
     calib_images: int = 100
 
@@ -74,9 +70,9 @@ def train_model(ctx: DemoContext) -> None:
 
     if ctx.run_dir.exists():  # the demo owns OUT/run: a rerun replaces it
         shutil.rmtree(ctx.run_dir)
-    s = ctx.settings
-    train(ctx.data_dir, ctx.run_dir, arch=s.arch, img_size=s.img_size, batch_size=s.batch_size, epochs=s.epochs,
-          seed=s.seed, lr=s.lr, model_options=s.model_options)
+    from deepfake_edge.train.recipes import recipe_config
+
+    train(recipe_config(ctx.settings.recipe, data_dir=str(ctx.data_dir), seed=ctx.settings.seed), ctx.run_dir)
     from deepfake_edge.runtime.contract import ModelContract
 
     c = ModelContract.load(ctx.run_dir / "contract.json")

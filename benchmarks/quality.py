@@ -51,16 +51,7 @@ log = logging.getLogger("quality")
 RECIPES: dict[str, dict] = {"seed": {**recipes.recipe("seed"), "img_size": 64}, "edge": recipes.recipe("edge")}
 
 
-def _demo_recipe() -> dict:
-    """Today's `deepfake-edge demo` training settings (app/demo.py DemoSettings), for demo experiments."""
-    from deepfake_edge.app.demo import DemoSettings
-
-    s = DemoSettings()
-    return dict(arch=s.arch, img_size=s.img_size, batch_size=s.batch_size, epochs=s.epochs, lr=s.lr,
-                model_options=s.model_options)
-
-
-RECIPES["demo"] = _demo_recipe()
+RECIPES["demo"] = recipes.recipe("demo")  # `deepfake-edge demo`'s own training, for demo experiments
 RUN_NAMES = {"seed": "dfdc-seed", "edge": "dfdc-edge"}
 DEMO_DATA = REPO / "runs" / "demo-data"
 
@@ -286,7 +277,7 @@ def to_markdown(results: dict[str, dict], meta: dict, experiments: list[dict], n
     demo = [e for e in experiments if e["recipe"] == "demo"]
     if demo:
         lines += ["", "## Demo training settings (the demo's own ORL + self-blended data, no budget)", "",
-                  f"Base: {demo[0].get('full_settings', RECIPES['demo'])} (app/demo.py DemoSettings when "
+                  f"Base: {demo[0].get('full_settings', RECIPES['demo'])} (the demo recipe when "
                   f"{demo[0]['name']} ran; today's: {RECIPES['demo']}). Run at low priority beside "
                   "other training, so wall seconds are inflated; training CPU seconds compare the cost. "
                   "Demo Test is 60 + 60 images (6 people): AUC moves by about 0.05 from noise alone.", "",

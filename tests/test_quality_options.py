@@ -332,17 +332,21 @@ def test_edge_net_avgmax_head_keeps_each_channels_peak_and_exports():
         build_model("edge-net", input_size=32, pool="median")
 
 
-def test_train_command_passes_edge_net_options_only_when_given():
+def _config(argv, tmp_path=None):
+    """The TrainConfig `deepfake-edge train ARGV` would train (no training)."""
     import argparse
 
     from deepfake_edge.app.commands import train as train_command
 
     parser = argparse.ArgumentParser()
     train_command.add_arguments(parser)
-    base = ["--data", "d", "--out", "o"]
-    assert train_command.model_options_of(parser.parse_args(base)) is None  # the architecture's own defaults
-    args = parser.parse_args([*base, "--width", "0.5", "--fused-blocks", "0"])
-    assert train_command.model_options_of(args) == {"width": 0.5, "fused_blocks": 0}
+    out = str(tmp_path / "o") if tmp_path is not None else "o"
+    return train_command.config_of(parser.parse_args(["--data", "d", "--out", out, *argv]))
+
+
+def test_train_command_passes_edge_net_options_only_when_given():
+    assert _config([]).model_options is None  # the architecture's own defaults
+    assert _config(["--width", "0.5", "--fused-blocks", "0"]).model_options == {"width": 0.5, "fused_blocks": 0}
 
 
 def test_reuse_recognises_a_finished_run_only_with_the_same_settings(tmp_path):
@@ -374,20 +378,18 @@ def test_recipe_fills_unset_train_options_and_explicit_ones_win():
     parser = argparse.ArgumentParser()
     train_command.add_arguments(parser)
     base = ["--data", "d", "--out", "o"]
-    edge = train_command.apply_recipe(parser.parse_args([*base, "--recipe", "edge"]))
+    edge = _config(["--recipe", "edge"])
     assert (edge.arch, edge.img_size, edge.lr, edge.schedule, edge.label_smoothing, edge.groups) == (
         "edge-net", 96, 0.004, "cosine", 0.1, "auto")
-    mine = train_command.apply_recipe(parser.parse_args([*base, "--recipe", "edge", "--lr", "0.002", "--img-size", "128"]))
+    mine = _config(["--recipe", "edge", "--lr", "0.002", "--img-size", "128"])
     assert (mine.arch, mine.img_size, mine.lr) == ("edge-net", 128, 0.002)
-    plain = train_command.apply_recipe(parser.parse_args(base))
-    assert plain.arch is None and plain.lr is None  # no recipe: train()'s defaults or the resumed run's
-    assert train_command.model_options_of(edge) == {"width": 0.75}  # edge-net options travel with the recipe
-    fused = train_command.apply_recipe(parser.parse_args([*base, "--recipe", "edge", "--fused-blocks", "0"]))
-    assert train_command.model_options_of(fused) == {"width": 0.75, "fused_blocks": 0}
-    wide = train_command.apply_recipe(parser.parse_args([*base, "--recipe", "edge", "--width", "1.0"]))
-    assert train_command.model_options_of(wide) == {"width": 1.0}
-    other = train_command.apply_recipe(parser.parse_args([*base, "--recipe", "edge", "--arch", "tiny-cnn"]))
-    assert other.lr == 0.004 and train_command.model_options_of(other) is None  # not edge-net's width
+    plain = _config([])
+    assert (plain.arch, plain.lr) == ("seed-cnn", 1e-3)  # no recipe: TrainConfig's defaults
+    assert edge.model_options == {"width": 0.75}  # edge-net options travel with the recipe
+    assert _config(["--recipe", "edge", "--fused-blocks", "0"]).model_options == {"width": 0.75, "fused_blocks": 0}
+    assert _config(["--recipe", "edge", "--width", "1.0"]).model_options == {"width": 1.0}
+    other = _config(["--recipe", "edge", "--arch", "tiny-cnn"])
+    assert other.lr == 0.004 and other.model_options is None  # not edge-net's width
     with pytest.raises(SystemExit):
         parser.parse_args([*base, "--recipe", "fastest"])
     with pytest.raises(InputError, match="unknown recipe 'fastest'; choose one of: seed, edge"):
@@ -406,3 +408,33 @@ def test_train_with_the_edge_recipe_records_its_settings(tiny_data, tmp_path, mo
     config = json.loads((run / "train_config.json").read_text())
     assert (config["arch"], config["img_size"], config["batch_size"]) == ("tiny-cnn", 32, 8)  # explicit
     assert (config["lr"], config["schedule"], config["label_smoothing"], config["groups"]) == (0.004, "cosine", 0.1, "auto")
+
+
+def test_resume_continues_the_saved_settings_and_a_recipe_does_not_override_them(tmp_path):
+    """--resume keeps what the run was started with; only settings given explicitly change it."""
+    from deepfake_edge.train.config import TrainConfig, to_json
+
+    out = tmp_path / "o"
+    out.mkdir()
+    started = TrainConfig(data_dir="d", arch="edge-net", img_size=96, lr=0.001, epochs=30, label_smoothing=0.0,
+                          model_options={"width": 0.5})
+    (out / "train_config.json").write_text(to_json(started))
+    resumed = _config(["--resume", "--recipe", "edge", "--epochs", "40"], tmp_path)
+    assert (resumed.lr, resumed.label_smoothing, resumed.epochs) == (0.001, 0.0, 40)  # not the recipe's 4e-3 / 0.1
+    assert resumed.model_options == {"width": 0.5}
+    with pytest.raises(InputError, match="--resume with img_size=128, but the run was started with img_size=96"):
+        _config(["--resume", "--img-size", "128"], tmp_path)
+
+
+def test_recipes_are_presets_every_caller_shares():
+    from deepfake_edge.app.demo import DemoSettings
+    from deepfake_edge.train.config import TrainConfig
+    from deepfake_edge.train.recipes import RECIPES, recipe_config
+
+    for name in RECIPES:  # every row is a valid TrainConfig
+        assert isinstance(recipe_config(name, data_dir="d"), TrainConfig)
+    demo = recipe_config(DemoSettings().recipe, data_dir="d")
+    assert (demo.arch, demo.img_size, demo.epochs, demo.model_options) == ("edge-net", 96, 16, {"fused_blocks": 0})
+    assert load_benchmark("quality").RECIPES["demo"] == RECIPES["demo"]
+    with pytest.raises(InputError, match="unknown training setting.*'widht'"):
+        recipe_config("edge", widht=0.5)

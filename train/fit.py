@@ -29,86 +29,18 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, fields
+
 from pathlib import Path
 
 from deepfake_edge.runtime.contract import CONTRACT_FILENAME, ModelContract
 from deepfake_edge.runtime.errors import InputError
 from deepfake_edge.runtime.io import replace_atomically
+from deepfake_edge.train.config import CONFIG_FILENAME, TrainConfig, check_identity, resolve, saved_config, to_json
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILENAME = "train_config.json"
 BACKUP_DIRNAME = "backup"
 BEST_FILENAME = "best.keras"
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run (defaults follow the seed project)."""
-
-    data_dir: str = ""
-    arch: str = "seed-cnn"
-    img_size: int = 256
-    batch_size: int = 32
-    epochs: int = 50
-    max_per_class: int | None = None
-    augment: bool = True
-    seed: int = 42
-    lr: float = 1e-3
-    pretrained: bool = False
-    weights: str | None = None
-    patience: int = 8  # EarlyStopping on val AUC
-    lr_patience: int = 3  # ReduceLROnPlateau on val loss
-    time_budget: float | None = None  # minutes of training; stop after the epoch that crosses it
-    sbi_ratio: float = 0.0  # share of Train's fakes made on the fly as self-blended reals
-    schedule: str = "plateau"  # "plateau" (ReduceLROnPlateau) or "cosine" (over budget / epochs)
-    label_smoothing: float = 0.0
-    weight_decay: float = 0.0  # > 0: AdamW with this decoupled weight decay
-    model_options: dict | None = None  # extra keyword arguments for the architecture (e.g. width)
-    augment_options: dict | None = None  # keyword arguments for train.augment.augment (strength)
-    groups: str = "auto"  # source groups CSV keeping real/fake twins together: "auto" = <data>/groups.csv, "none"
-    cache_mb: float = 1024.0  # memory for decoded crops kept between epochs (train.cache); 0 = decode every time
-    ema: float = 0.0  # momentum of the weights' moving average validated and saved (train.averaging); 0 = off
-    flip_average: bool = False  # saved model averages its answers on the crop and its mirror image
-    sbi_mask: str = "auto"  # self-blended fakes' mask: "landmarks" (face mesh), "ellipse", "auto" (mesh if installed)
-    sbi_jpeg: float = 0.0  # probability that a self-blended source is JPEG-compressed first (double JPEG)
-    teacher: str | None = None  # run folder or model file whose soft labels the student learns (train.distill)
-    teacher_weight: float = 0.5  # share of each Train target taken from the teacher (1 = soft labels only)
-
-    # Changing these on --resume would make the backup meaningless.
-    IDENTITY = ("arch", "img_size", "seed", "pretrained")
-
-
-def _resolve_config(out: Path, resume: bool, given: dict) -> TrainConfig:
-    """Merge explicit settings with the saved config of a resumed run (saved wins for unset ones)."""
-    given = {k: v for k, v in given.items() if v is not None}
-    saved_path = out / CONFIG_FILENAME
-    if resume and saved_path.is_file():
-        saved = _read_saved_config(saved_path)
-        for key in TrainConfig.IDENTITY:
-            if key in given and key in saved and given[key] != saved[key]:
-                raise InputError(f"{out}: --resume with {key}={given[key]!r}, but the run was started with "
-                                 f"{key}={saved[key]!r}; resume with the same setting or use a new --out")
-        merged = {**saved, **given}
-    else:
-        merged = given
-    known = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in merged.items() if k in known})
-
-
-def _read_saved_config(path: Path) -> dict:
-    """The settings a resumed run was started with; a damaged file is one InputError naming it."""
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise InputError(f"{path}: cannot read the saved training settings ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0] if str(e) else 'unreadable'}); fix or delete the file "
-                         "and pass the settings again") from None
-    if not isinstance(saved, dict):
-        raise InputError(f"{path}: saved training settings are not a JSON object; fix or delete the file "
-                         "and pass the settings again")
-    return saved
 
 
 def check_run_folder(out: Path, resume: bool) -> bool:
@@ -174,41 +106,31 @@ def _trim_history(history: Path, keep_epochs: int) -> list[dict]:
     return rows
 
 
-def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, img_size: int | None = None,
-          batch_size: int | None = None, epochs: int | None = None, max_per_class: int | None = None,
-          augment: bool | None = None, resume: bool = False, seed: int | None = None, lr: float | None = None,
-          pretrained: bool | None = None, weights: str | None = None, calibrate: bool = True,
-          time_budget: float | None = None, sbi_ratio: float | None = None, schedule: str | None = None,
-          label_smoothing: float | None = None, weight_decay: float | None = None,
-          model_options: dict | None = None, augment_options: dict | None = None,
-          groups: str | None = None, cache_mb: float | None = None, ema: float | None = None,
-          flip_average: bool | None = None, teacher: str | None = None,
-          teacher_weight: float | None = None, sbi_mask: str | None = None,
-          sbi_jpeg: float | None = None) -> Path:
-    """Train, keep the best epoch by validation AUC, calibrate on Validation; returns the run folder.
+def train(config: TrainConfig | str | Path, out_dir: str | Path, resume: bool = False, calibrate: bool = True,
+          **settings) -> Path:
+    """Train `config` into `out_dir`: keep the best epoch by validation AUC, calibrate on Validation.
 
-    `time_budget` is in minutes (None = no limit); `sbi_ratio` is the share of fakes that
-    are self-blended from Train's reals (0 = off, 1 = real faces only); `groups` names a
-    source groups CSV (`train.groups`: "auto" uses `<data>/groups.csv` when present,
-    "none" turns it off) so real/fake twins share batches and augmentation; `cache_mb` is
-    the memory for decoded crops kept between epochs (speed only: the batches are the same);
-    `ema` > 0 validates and saves a moving average of the weights with that momentum;
-    `flip_average` saves the trained network wrapped to average its answers on the crop
-    and its mirror image (`train.models.flip_averaged`; calibration and every export see it);
-    `teacher` (a run folder or model file) distils that model into this one: Train targets
-    become `(1 - teacher_weight) * label + teacher_weight * teacher's probabilities` on the
-    same augmented crops (`train.distill`).
+    `config` is a `train.config.TrainConfig` (the CLI builds it with `train.config.resolve`;
+    recipes are presets over it). The older form `train(data_dir, out_dir, **settings)`
+    builds the config from keyword settings the same way (`resolve`: a resumed run keeps
+    its saved settings for what is not given). Notable settings: `time_budget` in minutes;
+    `sbi_ratio`, the share of fakes self-blended from Train's reals (1 = real faces only);
+    `groups`, the source groups CSV keeping real/fake twins together; `cache_mb`, memory
+    for decoded crops (speed only); `ema` > 0, a moving average of the weights;
+    `flip_average`, a saved model that averages the crop and its mirror image; `teacher`, a
+    run folder or model file whose soft labels the student learns (`train.distill`).
+    Returns the run folder.
     """
     out = Path(out_dir)
     resuming = check_run_folder(out, resume)
-    cfg = _resolve_config(out, resume, dict(
-        data_dir=str(data_dir) if data_dir else None, arch=arch, img_size=img_size, batch_size=batch_size,
-        epochs=epochs, max_per_class=max_per_class, augment=augment, seed=seed, lr=lr, pretrained=pretrained,
-        weights=weights, time_budget=time_budget, sbi_ratio=sbi_ratio, schedule=schedule,
-        label_smoothing=label_smoothing, weight_decay=weight_decay, model_options=model_options,
-        augment_options=augment_options, groups=groups, cache_mb=cache_mb, ema=ema, flip_average=flip_average,
-        teacher=str(teacher) if teacher else None, teacher_weight=teacher_weight, sbi_mask=sbi_mask,
-        sbi_jpeg=sbi_jpeg))
+    if isinstance(config, TrainConfig):
+        if settings:
+            raise TypeError("pass either a TrainConfig or keyword settings, not both")
+        cfg = config
+        check_identity(out, cfg, saved_config(out) if resuming else None)
+    else:
+        data = str(config) if config else None
+        cfg = resolve(out, {"data_dir": data, **settings}, resume=resuming)
     if not cfg.data_dir:
         raise InputError("no --data folder given")
     from deepfake_edge.train.models import get_arch
@@ -242,7 +164,7 @@ def train(data_dir: str | Path, out_dir: str | Path, arch: str | None = None, im
 
         teacher = Teacher(cfg.teacher, contract)
         train_inputs = with_teacher(train_data.dataset, teacher, cfg.teacher_weight)
-    config_text = json.dumps(asdict(cfg), indent=2) + "\n"
+    config_text = to_json(cfg)
     replace_atomically(out / CONFIG_FILENAME, lambda tmp: tmp.write_text(config_text))
 
     import keras

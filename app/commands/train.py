@@ -77,53 +77,29 @@ def add_arguments(parser) -> None:
                         help="edge-net blocks built as Fused-MBConv, counted from the input (default: edge-net's)")
 
 
-def sbi_ratio_of(args) -> float | None:
-    """--sbi-ratio wins; --sbi alone means half of the fakes; neither leaves the run's setting."""
-    if args.sbi_ratio is not None:
-        return args.sbi_ratio
-    return 0.5 if args.sbi else None
+# CLI flag -> TrainConfig field, for the flags whose names differ or that only set part of one.
+def given_settings(args) -> dict:
+    """The TrainConfig settings the user gave on the command line (None = not given)."""
+    from deepfake_edge.train.config import MODEL_OPTION_FLAGS, setting_names
+
+    names = setting_names() | set(MODEL_OPTION_FLAGS)
+    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    given["data_dir"] = args.data
+    if args.sbi_ratio is None and args.sbi:
+        given["sbi_ratio"] = 0.5  # --sbi alone: half of the fakes self-blended
+    return given
 
 
-def model_options_of(args) -> dict | None:
-    """Architecture options: the recipe's, then those given on the command line (None: the
-    run's or the architecture's own)."""
-    given = {k: v for k, v in (("width", args.width), ("fused_blocks", args.fused_blocks)) if v is not None}
-    options = {**(getattr(args, "recipe_model_options", None) or {}), **given}
-    return options or None
+def config_of(args):
+    """The run's TrainConfig: the recipe (new runs) or the saved settings (--resume), then the flags."""
+    from deepfake_edge.train.config import resolve
 
-
-def apply_recipe(args):
-    """Fill the options left unset on the command line from `--recipe` (explicit ones win).
-
-    The recipe's architecture options (e.g. edge-net's width) come along only while the
-    recipe's architecture is the one trained: `--recipe edge --arch tiny-cnn` must not hand
-    edge-net's width to another network.
-    """
-    if args.recipe:
-        from deepfake_edge.train.recipes import recipe
-
-        options = recipe(args.recipe)
-        arch_given = args.arch
-        model_options = options.pop("model_options", None)
-        for key, value in options.items():
-            if getattr(args, key) is None:
-                setattr(args, key, value)
-        if arch_given in (None, options.get("arch")):
-            args.recipe_model_options = model_options
-    return args
+    return resolve(args.out, given_settings(args), recipe=args.recipe, resume=args.resume)
 
 
 def run(args) -> int:
     from deepfake_edge.train.fit import train
 
-    args = apply_recipe(args)
-    out = train(args.data, args.out, arch=args.arch, img_size=args.img_size, batch_size=args.batch_size,
-                epochs=args.epochs, max_per_class=args.max_per_class, augment=args.augment, resume=args.resume,
-                seed=args.seed, lr=args.lr, pretrained=args.pretrained, weights=args.weights,
-                time_budget=args.time_budget, sbi_ratio=sbi_ratio_of(args), schedule=args.schedule,
-                label_smoothing=args.label_smoothing, weight_decay=args.weight_decay, groups=args.groups,
-                model_options=model_options_of(args), cache_mb=args.cache_mb, ema=args.ema,
-                flip_average=args.flip_average, teacher=args.teacher, teacher_weight=args.teacher_weight,
-                sbi_mask=args.sbi_mask, sbi_jpeg=args.sbi_jpeg)
+    out = train(config_of(args), args.out, resume=args.resume)
     print(f"run folder: {out}")
     return 0
