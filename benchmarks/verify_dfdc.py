@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", type=Path, default=DEFAULT_RUN, help="trained run folder (model.keras + contract.json)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Kaggle-layout face crops")
     parser.add_argument("--formats", default="cpu", help="formats to export (default: the CPU edge set)")
-    parser.add_argument("--calib-images", type=int, default=200, help="INT8 calibration images from Train")
+    parser.add_argument("--calib-images", type=int, default=None,
+                        help="INT8 calibration images from Train (default: the export step's 200)")
     parser.add_argument("--max-per-class", type=int, help="verify on a seeded sample of N Test images per class")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results Markdown file")
     args = parser.parse_args(argv)

@@ -83,6 +83,22 @@ def export_one(run_dir: Path, fmt: Format, contract: ModelContract, data: Path |
     return ExportResult(fmt.name, "failed", None, 0.0, seconds, reason)
 
 
+def check_options(options: dict, formats: list[Format]) -> None:
+    """Every option given applies to at least one chosen format (the table's `options`), or InputError.
+
+    `--max-batch` with `--formats onnx` used to be dropped without a word.
+    """
+    from deepfake_edge.runtime.formats import FORMATS
+
+    for key in options:
+        if any(key in f.options for f in formats):
+            continue
+        owners = [f.name for f in FORMATS if key in f.options]
+        flag = "--" + key.replace("_", "-")
+        raise InputError(f"{flag} applies to {', '.join(owners) or 'no format'} only; it would do nothing for "
+                         f"--formats {','.join(f.name for f in formats)}")
+
+
 def export_run(run_dir: str | Path, formats: str | Iterable[str | Format] | None = None,
                data: str | Path | None = None, **options: Any) -> list[ExportResult]:
     """Export a trained run folder to `formats` (names, or "cpu" / "all"); one result per format."""
@@ -96,6 +112,7 @@ def export_run(run_dir: str | Path, formats: str | Iterable[str | Format] | None
     if data is not None and not data.is_dir():
         raise InputError(f"{data}: data folder not found")
     options = {k: v for k, v in options.items() if v is not None}  # unset flags keep step defaults
+    check_options(options, chosen)
     results = []
     try:
         from tqdm import tqdm

@@ -27,6 +27,7 @@ class Format:
     cpu_edge: bool = False  # part of the default CPU export set
     is_dir: bool = False  # the artifact is a folder (SavedModel)
     description: str = ""
+    options: tuple[str, ...] = ()  # export options its step takes (`export --calib-images`, `--max-batch` ...)
 
     def load_backend_class(self) -> type:
         module, _, cls = self.backend.partition(":")
@@ -41,6 +42,8 @@ class Format:
 
 _B = "deepfake_edge.runtime.backends"
 _E = "deepfake_edge.export"
+_INT8 = ("calib_images",)
+_ENGINE = ("min_batch", "opt_batch", "max_batch", "workspace_mb", "opt_level", "hardware_compat", "timing_cache")
 
 FORMATS: tuple[Format, ...] = (
     Format("keras", "model.keras", ".keras", f"{_B}.keras:KerasBackend", f"{_E}.keras_copies:export_keras",
@@ -56,15 +59,16 @@ FORMATS: tuple[Format, ...] = (
            f"{_E}.onnx:export_onnx_fp16", "fp16", description="ONNX with FP16 weights, FP32 I/O (TensorRT 11 input)"),
     Format("onnx-int8", "model.int8.onnx", ".int8.onnx", f"{_B}.onnxruntime:OnnxRuntimeBackend",
            f"{_E}.quantize:export_onnx_int8", "int8", cpu_edge=True,
-           description="ONNX static INT8 (QDQ, per-channel)"),
+           description="ONNX static INT8 (QDQ, per-channel)", options=_INT8),
     Format("tflite", "model.tflite", ".tflite", f"{_B}.litert:LiteRTBackend", f"{_E}.litert:export_tflite",
            "fp32", cpu_edge=True, description="LiteRT FP32"),
     Format("tflite-fp16", "model.fp16.tflite", ".fp16.tflite", f"{_B}.litert:LiteRTBackend",
            f"{_E}.litert:export_tflite_fp16", "fp16", cpu_edge=True, description="LiteRT FP16 weights"),
     Format("tflite-int8", "model.int8.tflite", ".int8.tflite", f"{_B}.litert:LiteRTBackend",
-           f"{_E}.litert:export_tflite_int8", "int8", description="LiteRT full INT8 (float I/O)"),
+           f"{_E}.litert:export_tflite_int8", "int8", description="LiteRT full INT8 (float I/O)", options=_INT8),
     Format("engine", "model.engine", ".engine", f"{_B}.tensorrt:TensorRTBackend", f"{_E}.tensorrt:export_engine",
-           "fp16", needs_gpu=True, extra="gpu", description="TensorRT FP16 engine (RTX 3050 profile)"),
+           "fp16", needs_gpu=True, extra="gpu", description="TensorRT FP16 engine (RTX 3050 profile)",
+           options=_ENGINE),
     Format("plan", "model.plan", ".plan", f"{_B}.tensorrt:TensorRTBackend", None,
            "fp16", needs_gpu=True, extra="gpu", description="TensorRT engine under its other common suffix"),
 )

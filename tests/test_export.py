@@ -173,3 +173,18 @@ def test_bad_run_folder_and_format_are_one_line_errors(tmp_path, capsys):
         (tmp_path / "model.keras").write_bytes(b"x")
         ModelContract(input_size=32).save(tmp_path / "contract.json")
         export_run(tmp_path, "onnx-int4")
+
+
+def test_an_option_that_applies_to_none_of_the_formats_is_an_error(run_copy, capsys):
+    """--max-batch with --formats onnx used to be dropped silently."""
+    from deepfake_edge.export.pipeline import export_run
+
+    with pytest.raises(InputError, match=r"--max-batch applies to engine only; it would do nothing for --formats onnx"):
+        export_run(run_copy, "onnx", max_batch=16)
+    with pytest.raises(InputError, match=r"--calib-images applies to onnx-int8, tflite-int8 only"):
+        export_run(run_copy, "onnx,tflite", calib_images=10)
+    assert not (run_copy / "model.onnx").exists()  # refused before any work
+    from tests.export_helpers import run_command
+
+    assert run_command("export", [str(run_copy), "--formats", "onnx", "--opt-level", "5"]) == 2
+    assert "--opt-level applies to engine only" in capsys.readouterr().out
