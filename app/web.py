@@ -14,12 +14,8 @@ are smoothed over time (`ScoreSmoother`).
 Live latency: with the default `concurrency_limit=1` Gradio runs one webcam call at a
 time, so how frames are paced or held back while a call runs (`stream_every`,
 `time_limit`, Gradio's webcam component and queue) is decided by Gradio, not here. Each
-call still passes its frame through the tab's one-slot `runtime.stream.LatestFrameBuffer`
-and adds what it dropped to `frames_dropped`, but as written the frame is put and taken
-back in the same call: the buffer only drops anything when calls of one tab overlap
-(`concurrency_limit > 1`) AND another call puts a frame between this call's put and
-get. It is not a hand-over of the newest frame across calls (app/webcam.py's reader
-thread is where that buffer really drops stale frames).
+tab's frames go through its own `runtime.live.LiveSession` (tracking and score
+smoothing), the same object the webcam window and the video path use.
 """
 from __future__ import annotations
 
@@ -28,7 +24,7 @@ import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +103,6 @@ class DetectorService:
         self.provider = provider
         self.threads = threads
         self.frames_processed = 0  # webcam frames run through the detector (tests and the load test read it)
-        self.frames_dropped = 0  # webcam frames replaced by a newer one before they were processed
-        #                          (only possible when calls of one tab overlap; see the module docstring)
         # (start, end) wall-clock seconds of recent live frames: how the browser test pairs a
         # frame the browser sent with the annotated frame it showed (glass-to-glass latency).
         self.frame_log: deque[tuple[float, float]] = deque(maxlen=2000)
@@ -140,6 +134,11 @@ class DetectorService:
     def detect(self, image: np.ndarray):
         with self._lock:
             return self.detector.detect(image, color="RGB")
+
+    @property
+    def contract(self):
+        """The served model's contract (a live session reads its threshold)."""
+        return self.detector.contract
 
     def explain(self, image: np.ndarray, result) -> np.ndarray | None:
         """Occlusion heat maps of the result's faces, stacked (`runtime.explain`); None without faces."""
@@ -218,27 +217,16 @@ def _video_step(path: str | Path, samples: int) -> int:
 # -- per-browser-tab webcam state ------------------------------------------------------
 @dataclass
 class StreamSession:
-    """One browser tab's live stream: its frame slot, score smoother and rate meter.
+    """One browser tab's live stream: a `runtime.live.LiveSession` (tracking, smoothing, rate)
+    over the shared, locked detector service."""
 
-    The frame slot drops frames only when calls of this tab overlap (see the module docstring).
-    """
-
-    buffer: Any
-    smoother: Any
-    arrivals: deque = field(default_factory=lambda: deque(maxlen=30))
-    last_output: tuple | None = None
+    live: Any
 
     @classmethod
-    def new(cls) -> "StreamSession":
-        from deepfake_edge.runtime.stream import LatestFrameBuffer, ScoreSmoother
+    def new(cls, service: "DetectorService") -> "StreamSession":
+        from deepfake_edge.runtime.live import LiveSession
 
-        return cls(buffer=LatestFrameBuffer(), smoother=ScoreSmoother())
-
-    def fps(self) -> float:
-        if len(self.arrivals) < 2:
-            return 0.0
-        span = self.arrivals[-1] - self.arrivals[0]
-        return (len(self.arrivals) - 1) / span if span > 0 else 0.0
+        return cls(live=LiveSession(service))
 
 
 # -- formatting ------------------------------------------------------------------------
@@ -310,30 +298,17 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
         if frame is None:
             return gr.skip(), gr.skip(), session
         started = time.time()
-        session = session or StreamSession.new()
-        session.arrivals.append(time.perf_counter())
-        # Put and taken back in the same call, so with concurrency_limit=1 (the default)
-        # nothing is ever dropped here: Gradio runs one call at a time. Only
-        # overlapping calls of one tab (concurrency_limit > 1) can take each other's frame
-        # in the window between put and get; the loser then repeats the last output.
-        before = session.buffer.dropped
-        session.buffer.put(frame)
-        latest = session.buffer.get(timeout=0)
-        service.frames_dropped += session.buffer.dropped - before
-        if latest is None:  # an overlapping call of this tab took the newest frame
-            return (session.last_output or (gr.skip(), gr.skip())) + (session,)
+        session = session or StreamSession.new(service)
         try:
-            rgb = read_upload(latest, limits, "webcam frame")
-            result = service.detect(rgb)
+            rgb = read_upload(frame, limits, "webcam frame")
+            result = session.live.process(rgb).result  # detection + tracking + smoothing
         except DeepfakeEdgeError as exc:
             return gr.skip(), f"⚠️ {_one_line(exc)}", session
         service.frames_processed += 1
-        session.smoother.smooth_result(result, service.detector.contract.threshold)
         annotated = served.image(_annotate(rgb, result), "frame")
         faces = "No face in view" if result.no_face else ", ".join(
             f"{f.label} {f.fake_probability:.0%} fake" for f in result.faces)
-        readout = f"{faces} · {latency_line(result, session.fps())}"
-        session.last_output = (annotated, readout)
+        readout = f"{faces} · {latency_line(result, session.live.fps)}"
         service.frame_log.append((started, time.time()))
         return annotated, readout, session
 

@@ -29,7 +29,8 @@ def run_webcam(detector, index: int, *, alpha: float = 0.3) -> int:
     import cv2
 
     from deepfake_edge.runtime.annotate import annotate
-    from deepfake_edge.runtime.stream import LatestFrameBuffer, ScoreSmoother
+    from deepfake_edge.runtime.live import LiveSession
+    from deepfake_edge.runtime.stream import LatestFrameBuffer
 
     if not display_available():
         raise InputError("--webcam: no display here (DISPLAY/WAYLAND_DISPLAY unset); "
@@ -37,7 +38,7 @@ def run_webcam(detector, index: int, *, alpha: float = 0.3) -> int:
     cap = cv2.VideoCapture(index)
     if not cap.isOpened():
         raise InputError(f"--webcam {index}: cannot open camera {index}")
-    buffer, smoother, stop = LatestFrameBuffer(), ScoreSmoother(alpha=alpha), threading.Event()
+    buffer, session, stop = LatestFrameBuffer(), LiveSession(detector, alpha=alpha), threading.Event()
 
     def read_frames() -> None:
         while not stop.is_set():
@@ -59,8 +60,7 @@ def run_webcam(detector, index: int, *, alpha: float = 0.3) -> int:
                     break
                 continue
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            result = detector.detect(rgb)
-            smoother.smooth_result(result, detector.contract.threshold)
+            result = session.process(rgb).result  # detection + tracking + smoothing
             view = cv2.cvtColor(annotate(rgb, result), cv2.COLOR_RGB2BGR)
             cv2.putText(view, f"{result.timings['total_ms']:.0f} ms  dropped {buffer.dropped}", (8, view.shape[0] - 10),
                         cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)

@@ -73,6 +73,7 @@ def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def labels_for(fake_probs: np.ndarray, contract: ModelContract) -> list[str]:
-    """"Fake" where the fake probability reaches the contract's threshold, else "Real"."""
-    return ["Fake" if p >= contract.threshold else "Real" for p in np.asarray(fake_probs)]
+def labels_for(fake_probs: np.ndarray, threshold: float | ModelContract) -> list[str]:
+    """"Fake" where the fake probability reaches `threshold` (a number, or a contract's), else "Real"."""
+    t = threshold.threshold if isinstance(threshold, ModelContract) else float(threshold)
+    return ["Fake" if p >= t else "Real" for p in np.asarray(fake_probs)]

@@ -88,14 +88,18 @@ class ScoreSmoother:
 
         Labels follow the one rule of `runtime.preprocess.labels_for` at `threshold`.
         """
-        from deepfake_edge.runtime.contract import ModelContract
+        self.smooth_tracks(result, threshold)
+
+    def smooth_tracks(self, result, threshold: float) -> list[int]:
+        """`smooth_result`, returning each face's track id (in the result's face order)."""
         from deepfake_edge.runtime.preprocess import labels_for
 
         smoothed = self.update([f.box for f in result.faces], [f.fake_probability for f in result.faces])
-        labels = labels_for([value for _, value in smoothed], ModelContract(threshold=float(threshold)))
+        labels = labels_for([value for _, value in smoothed], threshold)
         for face, (_, value), label in zip(result.faces, smoothed, labels):
             face.fake_probability = value
             face.label = label
+        return [tid for tid, _ in smoothed]
 
     def reset(self) -> None:
         self.tracker.reset()

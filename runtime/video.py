@@ -18,7 +18,6 @@ from typing import Any, Iterator
 import numpy as np
 
 from deepfake_edge.runtime.errors import InputError
-from deepfake_edge.runtime.tracking import IouTracker
 
 log = logging.getLogger(__name__)
 
@@ -177,10 +176,9 @@ class VideoResult:
         value = self.mean_fake if self.verdict_by == "mean" else self.topk_fake
         if value is None:
             return None
-        from deepfake_edge.runtime.contract import ModelContract
         from deepfake_edge.runtime.preprocess import labels_for
 
-        return labels_for([value], ModelContract(threshold=self.threshold))[0]
+        return labels_for([value], self.threshold)[0]
 
     @property
     def timeline(self) -> list[dict]:
@@ -219,7 +217,10 @@ def analyze_video(detector, path: str | Path, *, every: int | None = None, fps: 
         raise InputError(f"verdict_by must be 'mean' or 'topk', got {verdict_by!r}")
     cap, info = open_video(path)
     cap.release()
-    tracker = IouTracker(min_iou=0.3, max_missing=max(2, int(info.fps or 10)))
+    from deepfake_edge.runtime.live import LiveSession
+
+    # The live path's tracking, without smoothing: the verdict averages each track's raw scores.
+    session = LiveSession(detector, alpha=1.0, min_iou=0.3, max_missing=max(2, int(info.fps or 10)))
     frames: list[FrameRecord] = []
     track_scores: dict[int, list[float]] = {}
     writer = None
@@ -231,8 +232,8 @@ def analyze_video(detector, path: str | Path, *, every: int | None = None, fps: 
         iterator = tqdm(iterator, total=(info.frame_count // step) or None, desc=Path(path).name, unit="frame")
     try:
         for index, t, rgb in iterator:
-            result = detector.detect(rgb)
-            ids = tracker.update([f.box for f in result.faces]) if not result.whole_image else [-1] * len(result.faces)
+            live = session.process(rgb)
+            result, ids = live.result, live.tracks
             faces = []
             for tid, face in zip(ids, result.faces):
                 faces.append({"track": tid, "box": list(face.box), "fake_probability": face.fake_probability,

@@ -108,3 +108,33 @@ def test_latency_summary_and_timed_runs():
         summarize([])
     info = machine_info()
     assert info["cores"] >= 1 and info["cpu"]
+
+
+def test_live_session_tracks_faces_and_smooths_their_scores():
+    """One object for every stream: the same face keeps its track id and its score is averaged."""
+    from deepfake_edge.runtime.contract import ModelContract
+    from deepfake_edge.runtime.detector import DetectionResult, FaceResult
+    from deepfake_edge.runtime.live import LiveSession
+
+    class Scripted:
+        """A detector that returns one face per frame, drifting right, with the given fake scores."""
+        contract = ModelContract(threshold=0.5)
+
+        def __init__(self, scores):
+            self.scores, self.i = list(scores), 0
+
+        def detect(self, rgb):
+            p = self.scores[self.i]
+            face = FaceResult((100 + 3 * self.i, 80, 120, 120), p, "Fake" if p >= 0.5 else "Real", 0.9)
+            self.i += 1
+            return DetectionResult([face], {"total_ms": 1.0}, (640, 480))
+
+    session = LiveSession(Scripted([0.9, 0.1, 0.1]), alpha=0.5)
+    frames = [session.process(None) for _ in range(3)]
+    assert [f.tracks for f in frames] == [[0], [0], [0]]  # one face, one track
+    got = [f.result.faces[0].fake_probability for f in frames]
+    assert got == pytest.approx([0.9, 0.5, 0.3])  # exponential average with alpha 0.5
+    assert [f.result.faces[0].label for f in frames] == ["Fake", "Fake", "Real"]  # labels follow the smoothed score
+    raw = LiveSession(Scripted([0.9, 0.1]), alpha=1.0)
+    assert [raw.process(None).result.faces[0].fake_probability for _ in range(2)] == pytest.approx([0.9, 0.1])
+    assert session.frames == 3 and session.fps > 0
