@@ -122,6 +122,30 @@ def is_regular_file(path: str | Path) -> bool:
         return False
 
 
+def scan_folder(folder: str | Path, wanted: Callable[[Path], bool],
+                what: str = "image or video file") -> tuple[list[Path], list[dict]]:
+    """(files, notes) of a folder tree, sorted: regular files that `wanted` accepts, and a
+    `{"path", "reason"}` note for everything else (other files, non-regular files,
+    sub-folders that cannot be read), so a batch can say what it did not read."""
+    files: list[Path] = []
+    notes: list[dict] = []
+
+    def unreadable(exc: OSError) -> None:
+        notes.append({"path": exc.filename or str(folder), "reason": f"folder not read ({os_error_text(exc)})"})
+
+    for root, dirs, names in os.walk(folder, onerror=unreadable):
+        dirs.sort()
+        for name in sorted(names):
+            p = Path(root) / name
+            if not wanted(p):
+                notes.append({"path": str(p), "reason": f"not an {what}" if what[:1] in "aeiou" else f"not a {what}"})
+            elif not is_regular_file(p):
+                notes.append({"path": str(p), "reason": "not a regular file (FIFO, device, socket or broken link)"})
+            else:
+                files.append(p)
+    return files, notes
+
+
 def is_folder(path: str | Path) -> bool:
     """True for a folder; False for anything else, including names the OS refuses (too long, loops)."""
     try:

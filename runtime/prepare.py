@@ -63,9 +63,7 @@ def list_sources(raw_dir: str | Path, unlisted: list[dict] | None = None) -> lis
     What is not taken (other extensions, non-regular files, sub-folders that cannot be
     read) is appended to `unlisted` as `{"path", "reason"}`, so the report names it.
     """
-    import os
-
-    from deepfake_edge.runtime.io import is_regular_file, os_error_text
+    from deepfake_edge.runtime.io import scan_folder
 
     unlisted = unlisted if unlisted is not None else []
     raw = Path(raw_dir)
@@ -84,19 +82,9 @@ def list_sources(raw_dir: str | Path, unlisted: list[dict] | None = None) -> lis
             d = _child_ci(root, cls)
             if d is None:
                 continue
-            def unreadable(exc: OSError) -> None:
-                unlisted.append({"path": exc.filename or str(d), "reason": f"folder not read ({os_error_text(exc)})"})
-
-            for folder, dirs, files in os.walk(d, onerror=unreadable):
-                dirs.sort()
-                for name in sorted(files):
-                    p = Path(folder) / name
-                    if not (is_image_file(p) or is_video_file(p)):
-                        unlisted.append({"path": str(p), "reason": "not an image or video file"})
-                    elif not is_regular_file(p):
-                        unlisted.append({"path": str(p), "reason": "not a regular file"})
-                    else:
-                        found.append((p, cls, split))
+            files, notes = scan_folder(d, lambda p: is_image_file(p) or is_video_file(p))
+            unlisted.extend(notes)
+            found.extend((p, cls, split) for p in files)
     if not found:
         raise InputError(f"{raw}: no images or videos in Real/ or Fake/ subfolders "
                          "(expected RAW_DIR/Real, RAW_DIR/Fake, or Train|Validation|Test/Real|Fake)")

@@ -159,7 +159,7 @@ def test_prepare_names_what_it_did_not_read(tmp_path):
     found = finishes(lambda: list_sources(raw, unlisted))
     assert [p.name for p, _, _ in found] == ["a.jpg"]
     reasons = {os.path.basename(u["path"]): u["reason"] for u in unlisted}
-    assert reasons == {"notes.txt": "not an image or video file", "cam.mp4": "not a regular file"}
+    assert reasons["notes.txt"] == "not an image or video file" and reasons["cam.mp4"].startswith("not a regular file")
 
 
 def test_evaluate_skips_a_fifo_in_a_class_folder_and_scores_the_rest(tiny_run, tiny_data, tmp_path, monkeypatch,

@@ -49,10 +49,8 @@ def expand_inputs(paths: list[str]) -> tuple[list[Path], list[dict]]:
     Files named on the command line are passed on as they are: a missing or odd one is
     reported per input by the reader.
     """
-    import os
-
     from deepfake_edge.runtime.images import is_image_file
-    from deepfake_edge.runtime.io import is_regular_file, os_error_text
+    from deepfake_edge.runtime.io import scan_folder
     from deepfake_edge.runtime.video import is_video_file
 
     inputs: list[Path] = []
@@ -61,21 +59,8 @@ def expand_inputs(paths: list[str]) -> tuple[list[Path], list[dict]]:
         if not p.is_dir():
             inputs.append(p)
             continue
-        found: list[Path] = []
-
-        def unreadable(exc: OSError) -> None:
-            notes.append({"path": exc.filename or str(p), "skipped": f"folder not read ({os_error_text(exc)})"})
-
-        for root, dirs, files in os.walk(p, onerror=unreadable):
-            dirs.sort()
-            for name in sorted(files):
-                f = Path(root) / name
-                if not (is_image_file(f) or is_video_file(f)):
-                    notes.append({"path": str(f), "skipped": f"not an image or video file ({f.suffix or 'no extension'})"})
-                elif not is_regular_file(f):
-                    notes.append({"path": str(f), "skipped": "not a regular file (FIFO, device, socket or broken link)"})
-                else:
-                    found.append(f)
+        found, unlisted = scan_folder(p, lambda f: is_image_file(f) or is_video_file(f))
+        notes.extend({"path": n["path"], "skipped": n["reason"]} for n in unlisted)
         if not found:
             notes.append({"path": str(p), "error": f"{p}: folder holds no image or video files"})
         inputs.extend(found)
