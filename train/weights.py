@@ -203,7 +203,12 @@ def _read_npz(path: Path) -> dict[str, list[np.ndarray]]:
         raise WeightsError(f"{path}: truncated or damaged weights file ({type(exc).__name__}); reinstall it with "
                            "`deepfake-edge weights`") from None
     ported: dict[str, list[np.ndarray]] = {}
-    for key in sorted(flat, key=lambda k: (k.rsplit("/", 1)[0], int(k.rsplit("/", 1)[1]))):
+    try:
+        keys = sorted(flat, key=lambda k: (k.rsplit("/", 1)[0], int(k.rsplit("/", 1)[1])))
+    except (IndexError, ValueError):
+        raise WeightsError(f"{path}: not a converted weights file (its entries are not 'layer/index'); "
+                           "reinstall it with `deepfake-edge weights`") from None
+    for key in keys:
         ported.setdefault(key.rsplit("/", 1)[0], []).append(flat[key])
     if not ported:
         raise WeightsError(f"{path}: holds no weights")
