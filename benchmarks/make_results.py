@@ -38,6 +38,10 @@ OTHER_RESULTS = (
     ("Training and input-pipeline throughput", "train_throughput.md", "python benchmarks/train_throughput.py"),
     ("Web app under load, and the browser's glass-to-glass latency", "load_test.md",
      "python benchmarks/load_test.py"),
+    ("One live frame in the server, stage by stage", "live_profile.md",
+     "python benchmarks/live_profile.py --model MODEL"),
+    ("Explanation heat maps (`detect --explain`): cost per face", "explain_cost.md",
+     "python benchmarks/explain_cost.py MODEL..."),
 )
 
 
@@ -115,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             parts.append(section("Export parity on DFDC (deepfake-edge verify)",
                                  demote_headings((RESULTS / "verify_dfdc.md").read_text())))
 
+    xl = RESULTS / "xl_study.md"
+    if xl.is_file():  # the reference models: trained on 23k faces (benchmarks/xl_study.py)
+        parts.append(section("Detection on 23,426 faces: ImageNet teacher, distilled edge model, real-only SBI",
+                             demote_headings(xl.read_text())))
     quality = RESULTS / "quality.md"
     if quality.is_file():  # the edge-vs-seed comparison is the headline of the quality work: shown in full
         parts.append(section("Detection quality: the edge model vs the seed CNN on DFDC",
