@@ -178,3 +178,38 @@ def test_evaluate_skips_a_fifo_in_a_class_folder_and_scores_the_rest(tiny_run, t
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["n"] == 24  # all 12 + 12 real images, nothing else
     assert "stream.png" in caplog.text and "readme.txt" in caplog.text
+
+
+def test_a_model_that_does_not_output_two_probabilities_is_refused_when_opened(tmp_path):
+    """Logits, or a single sigmoid unit, are caught at open with one line naming the file."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+
+    from deepfake_edge.runtime.backends import open_backend
+    from deepfake_edge.runtime.contract import ModelContract, sidecar_path
+    from deepfake_edge.runtime.errors import ModelFileError
+
+    def model(path, outputs: int, softmax: bool):
+        w = np.full((3, outputs), 5.0, np.float32)
+        nodes = [helper.make_node("ReduceMean", ["input", "axes"], ["mean"], keepdims=0),
+                 helper.make_node("MatMul", ["mean", "w"], ["logits" if softmax else "probs"])]
+        if softmax:
+            nodes.append(helper.make_node("Softmax", ["logits"], ["probs"], axis=1))
+        graph = helper.make_graph(nodes, "m", [helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                                                            ["N", 32, 32, 3])],
+                                  [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", outputs])],
+                                  initializer=[helper.make_tensor("axes", TensorProto.INT64, [2], [1, 2]),
+                                               onnx.numpy_helper.from_array(w, "w")])
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+        m.ir_version = 9
+        onnx.save(m, str(path))
+        ModelContract(input_size=32, format="onnx").save(sidecar_path(path))
+        return path
+
+    with pytest.raises(ModelFileError, match=r"one\.onnx: outputs shape \(1, 1\) for one input, not \(1, 2\)"):
+        open_backend(model(tmp_path / "one.onnx", 1, softmax=True))
+    with pytest.raises(ModelFileError, match=r"logits\.onnx: .*not probabilities summing to 1"):
+        open_backend(model(tmp_path / "logits.onnx", 2, softmax=False))
+    with open_backend(model(tmp_path / "ok.onnx", 2, softmax=True)) as backend:
+        assert backend.predict(np.zeros((3, 32, 32, 3), np.float32)).shape == (3, 2)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from deepfake_edge.runtime.contract import ModelContract, find_contract
+from deepfake_edge.runtime.io import first_line
 from deepfake_edge.runtime.errors import (
     DeepfakeEdgeError,
     MissingExtraError,
@@ -51,6 +52,36 @@ class Backend:
             raise ModelFileError(
                 f"{self.path}: model input is {hw[0]}x{hw[1]} but its contract says {want[0]}x{want[1]}"
             )
+        self._check_output()
+
+    def _check_output(self) -> None:
+        """Validated when opened, not when used: one input must give (1, classes) probabilities.
+
+        A model exported from something else (logits, one sigmoid unit, another class count)
+        would otherwise give plausible-looking but meaningless scores at the first frame.
+        The sum is allowed 0.02 of slack: an INT8 model's quantized softmax sums to ~0.996.
+        """
+        size, classes = self.contract.input_size, len(self.contract.class_names)
+        try:
+            out = np.asarray(self._predict(np.zeros((1, size, size, 3), np.float32)), dtype=np.float64)
+        except DeepfakeEdgeError:
+            self.close()
+            raise
+        except Exception as exc:  # noqa: BLE001 - the runtime's own error, reported in one line
+            self.close()
+            raise ModelFileError(f"{self.path}: cannot run one {size}x{size} input "
+                                 f"({type(exc).__name__}: {first_line(exc)})") from exc
+        problem = None
+        if out.shape not in ((1, classes), (classes,)):
+            problem = f"outputs shape {tuple(out.shape)} for one input, not (1, {classes}) class probabilities"
+        elif not np.all(np.isfinite(out)):
+            problem = "outputs NaN or infinite values for one input (a broken conversion?)"
+        elif out.min() < -0.01 or out.max() > 1.01 or abs(out.sum() - 1) > 0.02:
+            problem = (f"outputs {np.round(out.ravel(), 4).tolist()} for one input, not probabilities summing to 1 "
+                       "(a softmax over (Fake, Real))")
+        if problem:
+            self.close()
+            raise ModelFileError(f"{self.path}: {problem}")
 
     # -- to implement -----------------------------------------------------------------
     def _load(self) -> None:
