@@ -65,6 +65,11 @@ def test_train_with_a_teacher_records_it(tiny_run, tiny_data, tmp_path, monkeypa
     training = json.loads((run / "contract.json").read_text())["training"]
     assert training["teacher"] == str(tiny_run / "model.keras") and training["teacher_weight"] == 0.8
     assert json.loads((run / "train_config.json").read_text())["teacher"] == str(tiny_run)
+    import csv
+
+    with (run / "history.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert all(0.0 < float(r["auc"]) <= 1.0 for r in rows)  # training AUC against the hard labels, not 0
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -89,6 +89,23 @@ class Teacher:
         self.backend.close()
 
 
+def hard_label_auc():
+    """Training AUC against the hard label inside a mixed target (Keras' AUC reads soft targets as 0).
+
+    A target is `(1 - w) * label + w * p`, so its true class always holds at least 1 - w
+    plus its share of p, and rounding recovers the label for any w <= 0.5 and for every
+    target the teacher does not confidently contradict.
+    """
+    import keras
+
+    @keras.saving.register_keras_serializable(package="deepfake_edge")
+    class HardLabelAUC(keras.metrics.AUC):
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            return super().update_state(keras.ops.round(y_true), y_pred, sample_weight)
+
+    return HardLabelAUC(name="auc")
+
+
 def check_teacher_weight(weight: float) -> float:
     if not 0.0 < float(weight) <= 1.0:
         raise InputError(f"--teacher-weight must be in (0, 1] (share of the target taken from the teacher), got {weight}")

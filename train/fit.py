@@ -181,13 +181,15 @@ def train(config: TrainConfig | str | Path, out_dir: str | Path, resume: bool = 
         model = build_model(cfg.arch, input_size=cfg.img_size, pretrained=cfg.pretrained, weights_path=cfg.weights,
                             **(cfg.model_options or {}))
         _adapt_batchnorm(model, _expected_steps(cfg, train_data.steps))
+        from deepfake_edge.train.distill import hard_label_auc
+
         ema_options = averaging.optimizer_options(cfg.ema)
         optimizer = (keras.optimizers.AdamW(cfg.lr, weight_decay=cfg.weight_decay, **ema_options) if cfg.weight_decay
                      else keras.optimizers.Adam(cfg.lr, **ema_options))
         model.compile(
             optimizer=optimizer,
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-            metrics=["accuracy", keras.metrics.AUC(name="auc")],
+            metrics=["accuracy", hard_label_auc() if cfg.teacher else keras.metrics.AUC(name="auc")],
         )
 
     history = out / "history.csv"
