@@ -13,7 +13,8 @@ Rows (the CLI equivalent is in each row's `command`):
 - xl-teacher: `--recipe teacher` (torchvision's ImageNet MobileNetV2, offline weights);
 - xl-student: `--recipe edge --teacher runs/xl-teacher`, the edge model distilled;
 - xl-sbi-real-only: `--recipe edge --sbi-ratio 1 --sbi-mask landmarks`: no DFDC fake at all,
-  every fake self-blended from XL's reals (the field's cross-manipulation protocol).
+  every fake self-blended from XL's reals (the field's cross-manipulation protocol);
+- xl-teacher-sbi-real-only: the same protocol from the ImageNet MobileNetV2.
 
 Each finished run is exported to ONNX and measured as deployed (`quality.measure_run`):
 Test accuracy / AUC / ECE at the Validation-fitted threshold and temperature, parameters,
@@ -55,6 +56,8 @@ STUDY: dict[str, dict] = {
     "xl-student": _row("edge", 32, 20, " --teacher runs/xl-teacher", teacher=str(REPO / "runs" / "xl-teacher")),
     "xl-sbi-real-only": _row("edge", 26, 20, " --sbi-ratio 1 --sbi-mask landmarks", sbi_ratio=1.0,
                              sbi_mask="landmarks"),
+    "xl-teacher-sbi-real-only": _row("teacher", 20, 12, " --sbi-ratio 1 --sbi-mask landmarks", sbi_ratio=1.0,
+                                     sbi_mask="landmarks"),
 }
 RUN_DIRS = {"xl-edge": "xl-edge-s42"}  # the first XL run was made by hand with exactly these settings
 
@@ -76,8 +79,6 @@ def main(argv=None) -> int:
         print(f"xl_study.py: {data}: dfdc-faces-xl not found (expected Train|Validation|Test / Real|Fake)",
               file=sys.stderr)
         return 2
-    from deepfake_edge.runtime.profile import machine_info
-
     saved = RESULTS / "xl_study.json"
     results = json.loads(saved.read_text())["results"] if saved.is_file() else {}
     for name in args.rows.split(","):
@@ -91,14 +92,24 @@ def main(argv=None) -> int:
             continue
         results[name] = {"command": row["command"], **quality.measure_run(run, data, robustness=args.robustness)}
         log.info("%s: %s", name, {k: results[name][k] for k in ("test_auc", "test_accuracy", "epochs_run")})
-    meta = {"machine": machine_info(), "data": os.path.relpath(data, REPO),
+        write_results(results, saved)  # after every row: an interrupted study keeps what it measured
+    print(write_results(results, saved).read_text())
+    return 0
+
+
+def write_results(results: dict, saved: Path) -> Path:
+    """xl_study.json and xl_study.md from the rows measured so far (in STUDY's order)."""
+    from deepfake_edge.runtime.profile import machine_info
+
+    ordered = {name: results[name] for name in STUDY if name in results}
+    meta = {"machine": machine_info(), "data": os.path.relpath(XL, REPO),
             "command": "python benchmarks/xl_study.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seed": 42}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    saved.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
-    (RESULTS / "xl_study.md").write_text(to_markdown(results, meta))
-    print((RESULTS / "xl_study.md").read_text())
-    return 0
+    saved.write_text(json.dumps({"meta": meta, "results": ordered}, indent=2) + "\n")
+    md = RESULTS / "xl_study.md"
+    md.write_text(to_markdown(ordered, meta))
+    return md
 
 
 def to_markdown(results: dict, meta: dict) -> str:
