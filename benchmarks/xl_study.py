@@ -118,8 +118,9 @@ def to_markdown(results: dict, meta: dict) -> str:
         "# Detection on dfdc-faces-xl: more faces, an ImageNet teacher, distillation, self-blended fakes",
         "",
         f"Machine: {meta['machine']}. Data: `{meta['data']}` (Train 11,713 + 11,713; Validation and Test the",
-        "same 500 + 500 each as dfdc-faces). Training seed 42; each run's own budget. "
-        f"Made by `{meta['command']}` on {meta['date']}.",
+        "same 500 + 500 each as dfdc-faces). Training seed 42; each run's own budget. Every row is trained "
+        "and measured by `python benchmarks/xl_study.py --rows NAME` (its CLI equivalent is listed below); "
+        f"this file was last written by `{meta['command']}` on {meta['date']}.",
         "Test numbers are the exported ONNX model's, at the threshold and temperature fitted on Validation.",
         "",
         "| run | arch | params | MFLOPs | batch-1 ONNX ms | epochs | train min | Val AUC | Test AUC | Test acc | Test ECE |",

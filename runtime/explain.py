@@ -6,9 +6,10 @@ as the verdict itself. A cell's heat is how much covering it lowers the fake pro
 the regions whose evidence drove the score toward Fake light up. Occlusion is chosen over
 Grad-CAM because it needs nothing but `Backend.predict`, so it explains exactly the
 artifact being deployed (ONNX, INT8, LiteRT, TensorRT), not a Keras copy of it, and it
-costs one batched call: a 7x7 grid of half-overlapping patches is 50 crops, a few
-milliseconds per face for the edge model on a CPU (measured by
-`benchmarks/explain_cost.py`).
+costs one batched call: a 7x7 grid of half-overlapping patches is 50 crops, about 80 ms
+per face for the edge model on the 2-core CPU while another job shared it (200 times one
+classification; `benchmarks/results/explain_cost.md`): fine on request, too slow for the
+live stream, where it is not offered.
 
     >>> heat = occlusion_map(backend, crop_rgb)           # (H, W) float32, 0 where nothing mattered
     >>> overlay = heatmap_overlay(crop_rgb, heat)         # RGB uint8 picture of it
