@@ -107,3 +107,37 @@ def test_format_table_picks_longest_suffix_and_rejects_unknown(tmp_path):
     assert all(f.filename.startswith("model") for f in FORMATS)
     with pytest.raises(ModelFileError, match="holds no model"):
         resolve_model_path(tmp_path)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"input_size": "96"}, "input_size must be a whole number"),
+    ({"input_size": True}, "input_size must be a whole number"),
+    ({"threshold": 1.5}, "threshold must be a number in 0..1"),
+    ({"temperature": 0}, "temperature must be a positive number"),
+    ({"normalization": {"scale": [1, 1], "offset": [0, 0, 0]}}, "normalization.scale must be 3 finite numbers"),
+    ({"normalization": {"scale": [0, 1, 1], "offset": [0, 0, 0]}}, "normalization.scale must not hold 0"),
+    ({"crop_rule": {"margin": -1}}, "crop_rule.margin must be a number in 0..2"),
+    ({"version": 99}, "version 99 was written by a newer deepfake-edge"),
+    ({"class_names": "FakeReal"}, "class_names must be a list"),
+])
+def test_a_contract_field_of_the_wrong_type_or_range_is_refused_at_load(tmp_path, change, message):
+    from deepfake_edge.runtime.errors import ContractError
+
+    data = {**ModelContract(input_size=64).to_dict(), **change}
+    path = tmp_path / "contract.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ContractError) as err:
+        ModelContract.load(path)
+    assert str(err.value).startswith(str(path)) and message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("missing", ["input_size", "normalization"])
+def test_a_contract_without_a_field_that_has_no_safe_default_is_refused(tmp_path, missing):
+    from deepfake_edge.runtime.errors import ContractError
+
+    data = ModelContract(input_size=64).to_dict()
+    del data[missing]
+    path = tmp_path / "contract.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ContractError, match=f"missing field\\(s\\) {missing}, which have no safe default"):
+        ModelContract.load(path)
