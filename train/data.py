@@ -277,14 +277,18 @@ def _sbi_mixture(tf, paths: list[str], labels: np.ndarray, contract: ModelContra
     return tf.data.Dataset.sample_from_datasets(streams, weights=weights, seed=seed)
 
 
+def check_sbi_mask(mask: str) -> str:
+    if mask not in SBI_MASKS:
+        raise InputError(f"unknown --sbi-mask {mask!r}; choose one of: {', '.join(SBI_MASKS)}")
+    return mask
+
+
 def sbi_landmarks(paths, labels, contract: ModelContract, mask: str):
     """The Train reals' face-mesh landmarks for `mask` "landmarks" / "auto" (None: elliptical masks)."""
     from deepfake_edge.runtime.errors import FaceModelError
     from deepfake_edge.train.landmarks import LandmarkTable, resolve_landmark_model
 
-    if mask not in SBI_MASKS:
-        raise InputError(f"unknown --sbi-mask {mask!r}; choose one of: {', '.join(SBI_MASKS)}")
-    if mask == "ellipse":
+    if check_sbi_mask(mask) == "ellipse":
         return None
     try:
         resolve_landmark_model()

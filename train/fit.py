@@ -29,7 +29,6 @@ import logging
 import os
 import shutil
 import time
-
 from pathlib import Path
 
 from deepfake_edge.runtime.contract import CONTRACT_FILENAME, ModelContract
@@ -316,10 +315,9 @@ def _check_recipe(cfg: TrainConfig) -> None:
     from deepfake_edge.train.schedule import SCHEDULES
 
     check_sbi_ratio(cfg.sbi_ratio)
-    from deepfake_edge.train.data import SBI_MASKS
+    from deepfake_edge.train.data import check_sbi_mask
 
-    if cfg.sbi_mask not in SBI_MASKS:
-        raise InputError(f"unknown --sbi-mask {cfg.sbi_mask!r}; choose one of: {', '.join(SBI_MASKS)}")
+    check_sbi_mask(cfg.sbi_mask)
     if not 0.0 <= cfg.sbi_jpeg <= 1.0:
         raise InputError(f"--sbi-jpeg must be a probability in [0, 1], got {cfg.sbi_jpeg}")
     if cfg.time_budget is not None and cfg.time_budget <= 0:
