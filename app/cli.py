@@ -52,7 +52,7 @@ def _add_unavailable(sub, name: str, exc: ImportError) -> None:
         sub._choices_actions = [a for a in sub._choices_actions if a.dest != name]
     p = sub.add_parser(name, help=f"[{why}]", description=why, add_help=True)
 
-    def run(_args, _why=why, _missing=missing):
+    def run(_args, _missing=missing):
         from deepfake_edge.runtime.errors import MissingExtraError
 
         raise MissingExtraError(_missing, None, f"deepfake-edge {name}")

@@ -32,11 +32,6 @@ class UploadLimits:
     max_bytes: int = DEFAULT_MAX_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
 
-    @property
-    def gradio_max_file_size(self) -> int:
-        """The same byte limit for Gradio's own upload route (`launch(max_file_size=...)`)."""
-        return self.max_bytes
-
 
 def parse_size(text: str | int) -> int:
     """"50mb", "2gb", "500kb" or a number of bytes -> bytes; InputError for anything else."""
@@ -120,7 +115,7 @@ def decode_data_url(url: str, name: str, limits: UploadLimits) -> bytes:
 _RAW_IMAGE = None
 
 
-def raw_image_class(limits: UploadLimits):
+def raw_image_class():
     """`gr.Image` subclass whose preprocessing decodes nothing (see the module docstring)."""
     global _RAW_IMAGE
     if _RAW_IMAGE is None:
@@ -148,6 +143,6 @@ def raw_image_class(limits: UploadLimits):
 
 
 def RawImage(*args, limits: UploadLimits = UploadLimits(), **kwargs):  # noqa: N802 - reads like the component
-    component = raw_image_class(limits)(*args, **kwargs)
+    component = raw_image_class()(*args, **kwargs)
     component.upload_limits = limits
     return component

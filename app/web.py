@@ -36,6 +36,7 @@ import numpy as np  # noqa: E402
 
 from deepfake_edge.runtime.errors import DeepfakeEdgeError, InputError, ModelFileError  # noqa: E402
 from deepfake_edge.runtime.formats import FORMATS, artifact_path, format_for_path, resolve_model_path  # noqa: E402
+from deepfake_edge.runtime.io import first_line as _one_line  # noqa: E402 - the one-line error text
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +257,6 @@ def verdict_line(result) -> str:
     return f"{faces} face{'s' if faces != 1 else ''}: {labels}{whole}. {latency_line(result)}"
 
 
-from deepfake_edge.runtime.io import first_line as _one_line  # noqa: E402 - the one-line error text
 
 
 # -- the page --------------------------------------------------------------------------
@@ -271,16 +271,15 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
     `.upload_limits`: every input (live frames, images, videos) is held to the same byte
     and pixel limits before anything decodes it (`app.uploads`).
     """
+    import atexit
+
     import gradio as gr
 
-    from deepfake_edge.app.uploads import RawImage, check_video_upload, read_upload
-
     from deepfake_edge.app.served import ServedFiles
+    from deepfake_edge.app.uploads import RawImage, check_video_upload, read_upload
 
     limits = UploadLimits(max_bytes=int(max_bytes), max_pixels=int(max_pixels))
     served = ServedFiles()  # every result file, unique and atomically written; old ones removed
-    import atexit
-
     atexit.register(served.close)
 
     if detector_or_model is None:
@@ -468,7 +467,7 @@ def launch(blocks=None, *, model: Any = None, host: str = DEFAULT_HOST, port: in
                               font_mono=["ui-monospace", "monospace"])  # no Google Fonts request
     limits = getattr(blocks, "upload_limits", None)
     if limits is not None and max_file_size == DEFAULT_MAX_FILE_SIZE:
-        max_file_size = limits.gradio_max_file_size  # the page's own limit, not a second number
+        max_file_size = limits.max_bytes  # the page's own limit for Gradio's upload route, not a second number
     blocks.launch(server_name=host, server_port=port, share=bool(share), max_file_size=max_file_size,
                   prevent_thread_lock=prevent_thread_lock, quiet=quiet, show_error=False, theme=theme,
                   ssr_mode=False, enable_monitoring=False, inbrowser=False)

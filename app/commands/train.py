@@ -77,7 +77,6 @@ def add_arguments(parser) -> None:
                         help="edge-net blocks built as Fused-MBConv, counted from the input (default: edge-net's)")
 
 
-# CLI flag -> TrainConfig field, for the flags whose names differ or that only set part of one.
 def given_settings(args) -> dict:
     """The TrainConfig settings the user gave on the command line (None = not given)."""
     from deepfake_edge.train.config import MODEL_OPTION_FLAGS, setting_names
