@@ -22,6 +22,7 @@ import numpy as np
 from deepfake_edge.export.pipeline import artifact_size_mb
 from deepfake_edge.runtime.contract import ModelContract, find_contract
 from deepfake_edge.runtime.errors import DeepfakeEdgeError, InputError
+from deepfake_edge.runtime.extras import missing_modules
 from deepfake_edge.runtime.formats import FORMATS, Format, artifact_path
 from deepfake_edge.runtime.profile import machine_info, measure, nvidia_gpus, summarize, time_calls
 
@@ -97,6 +98,8 @@ def plan_targets(run_dir: Path, wanted: list[str] | None) -> list[tuple[Target, 
             continue
         path = artifact_path(run_dir, fmt)
         missing = None if path.exists() else f"not exported: deepfake-edge export {run_dir} --formats {fmt.name}"
+        if missing is None and fmt.extra and missing_modules(fmt.extra):
+            missing = f"needs pip install 'deepfake-edge[{fmt.extra}]'"
         if fmt.name == "keras":
             rows.append((Target("keras predict", fmt, (("mode", "predict"),)), missing))
             rows.append((Target("keras tf.function", fmt, (("mode", "function"),)), missing))
@@ -116,8 +119,15 @@ def plan_targets(run_dir: Path, wanted: list[str] | None) -> list[tuple[Target, 
 
 
 def onnx_flops(path: Path) -> float | None:
-    """Multiply-adds x 2 per image of Conv / Gemm / MatMul nodes, from ONNX shape inference at batch 1."""
-    import onnx
+    """Multiply-adds x 2 per image of Conv / Gemm / MatMul nodes, from ONNX shape inference at batch 1.
+
+    None without the `onnx` package (the `train` extra): the base install counts no FLOPs.
+    """
+    try:
+        import onnx
+    except ImportError:
+        log.info("FLOPs not counted: the 'onnx' package is not installed (pip install 'deepfake-edge[train]')")
+        return None
     from onnx import shape_inference
 
     model = onnx.load(str(path))

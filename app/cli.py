@@ -1,9 +1,11 @@
 """`deepfake-edge`: one command, one subcommand per job; thin: parse, call, print.
 
-Each subcommand lives in `deepfake_edge.app.commands.<name>` with `HELP`,
-`add_arguments(parser)` and `run(args) -> exit code`. Command modules import nothing
-heavy at module level, so `deepfake-edge --help` is instant and a missing optional
-package only affects the command that needs it.
+Each subcommand lives in `deepfake_edge.app.commands.<name>` with `HELP`, `NEEDS`
+(the pip extras it needs beyond the base install), `add_arguments(parser)` and
+`run(args) -> exit code`. Command modules import nothing heavy at module level, so
+`deepfake-edge --help` is instant and lists every command in the base install; a command
+whose extra is missing says `pip install 'deepfake-edge[EXTRA]'` in one line, before it
+starts and, for an optional package imported deeper down, when the import fails.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import os
 import sys
 
 from deepfake_edge.runtime.errors import DeepfakeEdgeError
+from deepfake_edge.runtime.extras import check_extra, error_for_import, missing_modules
 
 # Order shown in --help: the user's path from data to a deployed, measured model.
 COMMANDS = ("prepare", "train", "evaluate", "export", "verify", "detect", "app", "bench", "demo", "face-model",
@@ -35,9 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         try:
             module = importlib.import_module(_module_name(name))
-            p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+            missing = [extra for extra in module.NEEDS if missing_modules(extra)]
+            note = f" [needs: pip install 'deepfake-edge[{','.join(missing)}]']" if missing else ""
+            p = sub.add_parser(name, help=module.HELP + note, description=module.HELP + note)
             module.add_arguments(p)
-            p.set_defaults(_run=module.run)
+            p.set_defaults(_run=module.run, _needs=module.NEEDS)
         except ImportError as exc:  # one broken optional dependency breaks only the command that needs it
             _add_unavailable(sub, name, exc)
     return parser
@@ -54,8 +59,9 @@ def _add_unavailable(sub, name: str, exc: ImportError) -> None:
 
     def run(_args, _missing=missing):
         from deepfake_edge.runtime.errors import MissingExtraError
+        from deepfake_edge.runtime.extras import extra_for_module
 
-        raise MissingExtraError(_missing, None, f"deepfake-edge {name}")
+        raise MissingExtraError(_missing, extra_for_module(_missing), f"deepfake-edge {name}")
 
     p.set_defaults(_run=run, _unavailable=True)
 
@@ -78,10 +84,19 @@ def main(argv: list[str] | None = None) -> int:
     if extra and not getattr(args, "_unavailable", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     _configure_logging(args.verbose)
+    purpose = "this command"
     try:
+        for extra in getattr(args, "_needs", ()):
+            check_extra(extra, purpose)
         return int(args._run(args) or 0)
     except DeepfakeEdgeError as exc:
         print(f"deepfake-edge {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:  # an optional package imported deep inside a step
+        missing = error_for_import(exc, purpose)
+        if missing is None:
+            raise
+        print(f"deepfake-edge {args.command}: error: {missing}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"deepfake-edge {args.command}: interrupted", file=sys.stderr)

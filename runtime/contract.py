@@ -263,14 +263,30 @@ def find_contract(model_path: str | Path) -> ModelContract:
 
 
 def read_onnx_contract(path: str | Path) -> ModelContract | None:
-    """Contract embedded in an ONNX file's `metadata_props`, or None when absent."""
-    import onnx
+    """Contract embedded in an ONNX file's `metadata_props`, or None when absent.
+
+    Read with the `onnx` package where it is installed (the `train` extra), else through
+    ONNX Runtime's model metadata, so the base install finds embedded contracts too.
+    """
+    try:
+        import onnx
+    except ImportError:
+        text = _onnxruntime_metadata(path).get(ONNX_METADATA_KEY)
+    else:
+        try:
+            model = onnx.load(str(path), load_external_data=False)
+        except Exception:  # noqa: BLE001 - a truncated file is reported by the backend itself
+            return None
+        text = next((p.value for p in model.metadata_props if p.key == ONNX_METADATA_KEY), None)
+    return ModelContract.from_json(text, source=f"{path} (metadata)") if text is not None else None
+
+
+def _onnxruntime_metadata(path: str | Path) -> dict[str, str]:
+    """An ONNX file's metadata_props through ONNX Runtime ({} when it cannot be opened)."""
+    import onnxruntime as ort
 
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception:  # noqa: BLE001 - a truncated file is reported by the backend itself
-        return None
-    for prop in model.metadata_props:
-        if prop.key == ONNX_METADATA_KEY:
-            return ModelContract.from_json(prop.value, source=f"{path} (metadata)")
-    return None
+        return {}
+    return dict(session.get_modelmeta().custom_metadata_map)

@@ -58,10 +58,15 @@ class FaceModelError(DeepfakeEdgeError):
 
 
 def require(module: str, *, package: str | None = None, extra: str | None = None, purpose: str = "This step"):
-    """Import an optional module lazily, or raise MissingExtraError naming the pip extra."""
+    """Import an optional module lazily, or raise MissingExtraError naming the pip extra.
+
+    `extra` defaults to the one runtime/extras.py's table names for the module.
+    """
     import importlib
 
     try:
         return importlib.import_module(module)
-    except ImportError as exc:  # pragma: no cover - exercised where the package is absent
-        raise MissingExtraError(package or module.split(".")[0], extra, purpose) from exc
+    except ImportError as exc:
+        from deepfake_edge.runtime.extras import extra_for_module
+
+        raise MissingExtraError(package or module.split(".")[0], extra or extra_for_module(module), purpose) from exc

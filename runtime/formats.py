@@ -23,7 +23,7 @@ class Format:
     exporter: str | None  # "module:function(run_dir, contract, **options) -> Path"
     precision: str  # fp32 | fp16 | int8: picks the parity tolerance in verify
     needs_gpu: bool = False
-    extra: str | None = None  # pip extra that provides the backend's packages
+    extra: str | None = None  # pip extra its backend needs beyond the base install (runtime/extras.py)
     cpu_edge: bool = False  # part of the default CPU export set
     is_dir: bool = False  # the artifact is a folder (SavedModel)
     description: str = ""
@@ -47,11 +47,11 @@ _ENGINE = ("min_batch", "opt_batch", "max_batch", "workspace_mb", "opt_level", "
 
 FORMATS: tuple[Format, ...] = (
     Format("keras", "model.keras", ".keras", f"{_B}.keras:KerasBackend", f"{_E}.keras_copies:export_keras",
-           "fp32", description="Keras 3 native model (the reference)"),
+           "fp32", extra="train", description="Keras 3 native model (the reference)"),
     Format("h5", "model.h5", ".h5", f"{_B}.keras:KerasBackend", f"{_E}.keras_copies:export_h5",
-           "fp32", description="legacy HDF5, the seed project's format"),
+           "fp32", extra="train", description="legacy HDF5, the seed project's format"),
     Format("saved_model", "model_saved_model", "_saved_model", f"{_B}.saved_model:SavedModelBackend",
-           f"{_E}.keras_copies:export_saved_model", "fp32", is_dir=True,
+           f"{_E}.keras_copies:export_saved_model", "fp32", is_dir=True, extra="train",
            description="TensorFlow SavedModel for TF Serving"),
     Format("onnx", "model.onnx", ".onnx", f"{_B}.onnxruntime:OnnxRuntimeBackend", f"{_E}.onnx:export_onnx",
            "fp32", cpu_edge=True, description="ONNX opset 17, dynamic batch"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 HELP = "serve the Gradio web app (webcam, image, video) on 127.0.0.1"
+NEEDS = ("app",)  # pip extras this command needs beyond the base install (runtime/extras.py)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 EXIT_NOT_CHECKED = 3  # --strict: a format asked for (or exported) could not run here
 HELP = "benchmark every exported format of a run: accuracy, AUC, latency, throughput, frame time"
+NEEDS = ()  # pip extras this command needs beyond the base install (runtime/extras.py)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

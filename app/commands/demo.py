@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 HELP = "the whole job on bundled real faces: dataset, train edge-net, evaluate, export, verify, bench"
+NEEDS = ("train", "faces")  # pip extras this command needs beyond the base install (runtime/extras.py)
 
 
 def add_arguments(parser) -> None:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 HELP = "classify faces in images, folders and videos (or a webcam) as Real or Fake"
+NEEDS = ()  # pip extras this command needs beyond the base install (runtime/extras.py)
 log = logging.getLogger(__name__)
 
 

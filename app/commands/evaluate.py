@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 HELP = "evaluate a run (or model file) on a split or any Real/Fake folder: metrics.json, ROC, confusion matrix"
+NEEDS = ("train",)  # pip extras this command needs beyond the base install (runtime/extras.py)
 
 
 def add_arguments(parser) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 HELP = "export a trained run to ONNX / ONNX INT8 / LiteRT / TensorRT / SavedModel, each checked against Keras"
+NEEDS = ("train",)  # pip extras this command needs beyond the base install (runtime/extras.py)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

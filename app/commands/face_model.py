@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 HELP = "install (from a mediapipe<=0.10.21 wheel, or by download) or locate the face-detector model"
+NEEDS = ()  # pip extras this command needs beyond the base install (runtime/extras.py)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 HELP = "turn raw images/videos in Real/Fake folders into the Kaggle layout of face crops (same crop rule as detect)"
+NEEDS = ()  # pip extras this command needs beyond the base install (runtime/extras.py)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

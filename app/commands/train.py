@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 HELP = "train a Real/Fake classifier on a Train|Validation|Test / Real|Fake folder"
+NEEDS = ("train",)  # pip extras this command needs beyond the base install (runtime/extras.py)
 
 
 def add_arguments(parser) -> None:

@@ -14,6 +14,7 @@ import sys
 
 EXIT_NOT_CHECKED = 3  # --strict: all checked formats passed, but something asked for was not checked
 HELP = "compare every exported artifact with the Keras model on a labelled split (parity table)"
+NEEDS = ("train",)  # pip extras this command needs beyond the base install (runtime/extras.py)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

