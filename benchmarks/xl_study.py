@@ -14,7 +14,8 @@ Rows (the CLI equivalent is in each row's `command`):
 - xl-student: `--recipe edge --teacher runs/xl-teacher`, the edge model distilled;
 - xl-sbi-real-only: `--recipe edge --sbi-ratio 1 --sbi-mask landmarks`: no DFDC fake at all,
   every fake self-blended from XL's reals (the field's cross-manipulation protocol);
-- xl-teacher-sbi-real-only: the same protocol from the ImageNet MobileNetV2.
+- xl-teacher-sbi-real-only: the same protocol from the ImageNet MobileNetV2;
+- xl-mobilenet-64: the teacher recipe at 64 px, the ImageNet network at the edge latency budget.
 
 Each finished run is exported to ONNX and measured as deployed (`quality.measure_run`):
 Test accuracy / AUC / ECE at the Validation-fitted threshold and temperature, parameters,
@@ -56,6 +57,7 @@ STUDY: dict[str, dict] = {
     "xl-student": _row("edge", 32, 20, " --teacher runs/xl-teacher", teacher=str(REPO / "runs" / "xl-teacher")),
     "xl-sbi-real-only": _row("edge", 26, 20, " --sbi-ratio 1 --sbi-mask landmarks", sbi_ratio=1.0,
                              sbi_mask="landmarks"),
+    "xl-mobilenet-64": _row("teacher", 26, 12, " --img-size 64", img_size=64),
     "xl-teacher-sbi-real-only": _row("teacher", 20, 12, " --sbi-ratio 1 --sbi-mask landmarks", sbi_ratio=1.0,
                                      sbi_mask="landmarks"),
 }
