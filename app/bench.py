@@ -92,7 +92,7 @@ def plan_targets(run_dir: Path, wanted: list[str] | None) -> list[tuple[Target, 
     providers = _available_ort_providers()
     rows: list[tuple[Target, str | None]] = []
     for fmt in FORMATS:
-        if fmt.name in ("h5", "plan"):  # same backend as keras / engine: no new information
+        if fmt.name in ("h5", "plan") or fmt.backend is None:  # same backend as keras / engine, or none here
             continue
         if wanted is not None and fmt.name not in wanted:
             continue

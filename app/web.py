@@ -80,7 +80,7 @@ def models_in_run(model: str | Path) -> list[tuple[str, str]]:
     choices: list[tuple[str, str]] = []
     for fmt in FORMATS:
         path = artifact_path(run, fmt)
-        if path.exists() and str(path) not in {c[1] for c in choices}:
+        if fmt.backend and path.exists() and str(path) not in {c[1] for c in choices}:
             choices.append((f"{fmt.name} · {fmt.filename}" + (" (GPU)" if fmt.needs_gpu else ""), str(path)))
     if p.is_file() and str(p) not in {c[1] for c in choices}:
         choices.insert(0, (f"{format_for_path(p).name} · {p.name}", str(p)))

@@ -144,8 +144,8 @@ def exported_artifacts(run_dir: Path, only: list[str] | None = None) -> list[tup
     """(format, path) of every artifact present in the run folder, in table order."""
     found = []
     for fmt in FORMATS:
-        if fmt.name == REFERENCE or (only and fmt.name not in only):
-            continue
+        if fmt.name == REFERENCE or fmt.backend is None or (only and fmt.name not in only):
+            continue  # no backend: served elsewhere (Triton), its ONNX is the one checked here
         path = artifact_path(run_dir, fmt)
         if path.exists():
             found.append((fmt, path))

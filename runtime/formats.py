@@ -19,7 +19,7 @@ class Format:
     name: str  # the CLI name: `--formats onnx,onnx-int8`
     filename: str  # artifact name inside a run folder
     suffix: str  # the file-name ending that selects this format (longest match wins)
-    backend: str  # "module:Class" of its runtime backend, imported lazily
+    backend: str | None  # "module:Class" of its runtime backend, imported lazily; None: served elsewhere
     exporter: str | None  # "module:function(run_dir, contract, **options) -> Path"
     precision: str  # fp32 | fp16 | int8: picks the parity tolerance in verify
     needs_gpu: bool = False
@@ -30,6 +30,8 @@ class Format:
     options: tuple[str, ...] = ()  # export options its step takes (`export --calib-images`, `--max-batch` ...)
 
     def load_backend_class(self) -> type:
+        if self.backend is None:
+            raise ModelFileError(f"format {self.name!r} has no local runtime: {self.description}")
         module, _, cls = self.backend.partition(":")
         return getattr(importlib.import_module(module), cls)
 
@@ -43,6 +45,7 @@ class Format:
 _B = "deepfake_edge.runtime.backends"
 _E = "deepfake_edge.export"
 _INT8 = ("calib_images",)
+_TRITON = ("triton_max_batch", "triton_queue_delay_us", "triton_instance_kind", "triton_instances")
 _ENGINE = ("min_batch", "opt_batch", "max_batch", "workspace_mb", "opt_level", "hardware_compat", "timing_cache")
 
 FORMATS: tuple[Format, ...] = (
@@ -69,6 +72,10 @@ FORMATS: tuple[Format, ...] = (
     Format("engine", "model.engine", ".engine", f"{_B}.tensorrt:TensorRTBackend", f"{_E}.tensorrt:export_engine",
            "fp16", needs_gpu=True, extra="gpu", description="TensorRT FP16 engine (RTX 3050 profile)",
            options=_ENGINE),
+    # A folder for a Triton Inference Server; no local backend: `verify` and `bench` skip it.
+    Format("triton", "model_repository", "model_repository", None, f"{_E}.triton:export_triton", "fp32",
+           is_dir=True, description="Triton model repository (ONNX, + the TensorRT engine when exported)",
+           options=_TRITON),
     Format("plan", "model.plan", ".plan", f"{_B}.tensorrt:TensorRTBackend", None,
            "fp16", needs_gpu=True, extra="gpu", description="TensorRT engine under its other common suffix"),
 )

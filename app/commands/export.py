@@ -34,6 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     engine.add_argument("--timing-cache", metavar="PATH",
                         help="TensorRT timing cache file, read and updated by every build "
                              "(default: one per GPU and TensorRT version under ~/.cache/deepfake-edge)")
+    triton = parser.add_argument_group("Triton model repository (--formats triton)")
+    triton.add_argument("--triton-max-batch", type=int, metavar="N", help="Triton max_batch_size (default 32)")
+    triton.add_argument("--triton-queue-delay-us", type=int, metavar="US",
+                        help="dynamic batching: longest wait for a fuller batch, microseconds (default 500)")
+    triton.add_argument("--triton-instance-kind", choices=("auto", "cpu", "gpu"),
+                        help="where Triton places the ONNX model's instances (default auto)")
+    triton.add_argument("--triton-instances", type=int, metavar="N", help="model instances (default 1)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         calib_images=args.calib_images, min_batch=args.min_batch, opt_batch=args.opt_batch,
         max_batch=args.max_batch, workspace_mb=args.workspace_mb, opt_level=args.opt_level,
         hardware_compat=args.hardware_compat, timing_cache=args.timing_cache,
+        triton_max_batch=args.triton_max_batch, triton_queue_delay_us=args.triton_queue_delay_us,
+        triton_instance_kind=args.triton_instance_kind, triton_instances=args.triton_instances,
     )
     print(summary_table(results, Path(args.run_dir)))
     return 0 if all(r.ok for r in results) else 1
