@@ -1,0 +1,124 @@
+"""How the edge recipe's quality grows with training faces: 5k / 10k / 23k, at equal steps, over seeds.
+
+Each row trains `--recipe edge` on a class-balanced random subset of dfdc-faces-xl's Train
+split (`--max-per-class`, drawn with the run's seed) and is measured as deployed (exported
+ONNX, Test at the Validation-fitted threshold and temperature: `quality.measure_run`).
+Validation and Test are the same 1,000 faces for every row.
+
+- equal steps: every size sees about 50,000 training images (5k x 10 epochs, 10k x 5,
+  23k x 2 = 46,852), so only the number of distinct faces changes;
+- growing budget (`--budget growing`): 20 epochs at every size, so compute grows with
+  the data (the 23k row of this kind is xl_study.md's `xl-edge`, 14 epochs in 32 minutes).
+
+    .venv/bin/python benchmarks/data_scaling.py                     # equal steps, seeds 1 and 2
+    .venv/bin/python benchmarks/data_scaling.py --seeds 1,2,3 --sizes 5000,23426
+    .venv/bin/python benchmarks/data_scaling.py --budget growing --sizes 5000,10000 --seeds 1
+
+Writes benchmarks/results/data_scaling.{md,json}: per row the mean and spread over seeds of
+Test AUC / accuracy / ECE, with every seed's numbers in the JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import quality  # benchmarks/quality.py: training in a child process, measuring a run as deployed
+
+from deepfake_edge.train import recipes
+
+REPO = quality.REPO
+XL = REPO / ".." / "shared" / "data" / "dfdc-faces-xl"
+RESULTS = REPO / "benchmarks" / "results"
+FULL = 23426  # XL Train faces
+EQUAL_STEP_IMAGES = 50_000
+log = logging.getLogger("data_scaling")
+
+
+def epochs_for(size: int, budget: str) -> int:
+    """Epochs a subset of `size` faces gets: equal steps (~50k images seen) or a fixed 20."""
+    return max(1, math.floor(EQUAL_STEP_IMAGES / size + 0.25)) if budget == "equal-steps" else 20
+
+
+def run_dir(size: int, budget: str, seed: int) -> Path:
+    return REPO / "runs" / "scaling" / f"{budget}-{size}-s{seed}"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=XL)
+    ap.add_argument("--sizes", default=f"5000,10000,{FULL}", help="training faces per row (both classes together)")
+    ap.add_argument("--seeds", default="1,2")
+    ap.add_argument("--budget", choices=("equal-steps", "growing"), default="equal-steps")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not (args.data / "Train").is_dir():
+        print(f"data_scaling.py: {args.data}: dfdc-faces-xl not found (expected Train|Validation|Test / Real|Fake)",
+              file=sys.stderr)
+        return 2
+    saved = RESULTS / "data_scaling.json"
+    results = json.loads(saved.read_text())["results"] if saved.is_file() else {}
+    for size in (int(s) for s in args.sizes.split(",")):
+        epochs = epochs_for(size, args.budget)
+        key = f"{args.budget} {size}"
+        row = results.setdefault(key, {"budget": args.budget, "faces": size, "epochs": epochs, "seeds": {}})
+        for seed in (int(s) for s in args.seeds.split(",")):
+            settings = recipes.recipe("edge")
+            if size < FULL:
+                settings["max_per_class"] = size // 2
+            run = run_dir(size, args.budget, seed)
+            if not quality.finished_with(run, quality.recipe_settings(settings, None, epochs=epochs, seed=seed)):
+                log.info("training %s faces, seed %d, %d epochs into %s", size, seed, epochs, run)
+                quality.train_recipe(settings, args.data, run, None, epochs=epochs, seed=seed)
+            m = quality.measure_run(run, args.data, robustness=False, latency_seconds=0.5)
+            row["seeds"][str(seed)] = {k: m[k] for k in ("val_auc", "test_auc", "test_accuracy", "test_ece",
+                                                         "epochs_run", "train_wall_s")}
+            log.info("%s seed %d: %s", key, seed, row["seeds"][str(seed)])
+            write(results, saved, args, argv)  # after every run: an interrupted study keeps what it measured
+    print((RESULTS / "data_scaling.md").read_text())
+    return 0
+
+
+def spread(values: list[float]) -> str:
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+
+def write(results: dict, saved: Path, args, argv) -> None:
+    from deepfake_edge.runtime.profile import machine_info
+
+    meta = {"machine": machine_info(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "command": "python benchmarks/data_scaling.py " + " ".join(
+                shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    lines = ["# Data scaling: the edge recipe on 5k / 10k / 23k training faces", "",
+             f"Machine: {meta['machine']}. Last written by `{meta['command']}` on {meta['date']}.",
+             "Data: class-balanced random subsets of dfdc-faces-xl Train (drawn with each run's seed); Validation",
+             "and Test the same 1,000 faces for every row. Test numbers are the exported ONNX model's at the",
+             "Validation-fitted threshold and temperature; mean ± standard deviation over the seeds listed.", "",
+             "| budget | train faces | epochs | images seen | seeds | Val AUC | Test AUC | Test acc | Test ECE | "
+             "train min (mean) |", "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+    for row in sorted(results.values(), key=lambda r: (r["budget"], r["faces"])):
+        per = list(row["seeds"].values())
+        col = lambda k: spread([p[k] for p in per])  # noqa: E731
+        wall = statistics.mean(p["train_wall_s"] for p in per) / 60 if per else float("nan")
+        lines.append(f"| {row['budget']} | {row['faces']:,} | {row['epochs']} | {row['faces'] * row['epochs']:,} | "
+                     f"{','.join(row['seeds'])} | {col('val_auc')} | {col('test_auc')} | {col('test_accuracy')} | "
+                     f"{col('test_ece')} | {wall:.1f} |")
+    notes = RESULTS / "data_scaling.notes.md"
+    (RESULTS / "data_scaling.md").write_text("\n".join(lines) + "\n" + ("\n" + notes.read_text()
+                                                                          if notes.is_file() else ""))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
