@@ -42,6 +42,10 @@ OTHER_RESULTS = (
      "python benchmarks/live_profile.py --model MODEL"),
     ("Explanation heat maps (`detect --explain`): cost per face", "explain_cost.md",
      "python benchmarks/explain_cost.py MODEL..."),
+    ("Install size: base (runtime-only) vs full install, detect cold start", "install_size.md",
+     "python benchmarks/install_size.py --model MODEL.onnx"),
+    ("Data scaling: the edge recipe on 5k / 10k / 23k faces, over seeds", "data_scaling.md",
+     "python benchmarks/data_scaling.py"),
 )
 
 
