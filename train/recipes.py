@@ -27,7 +27,7 @@ RECIPES: dict[str, dict] = {
     # from scratch so the ImageNet features are adapted rather than overwritten.
     "teacher": dict(arch="mobilenet-v2", pretrained=True, img_size=96, batch_size=32, lr=5e-4, schedule="cosine",
                     label_smoothing=0.1, groups="auto"),
-    # The teacher's ImageNet network at 64 px: Test AUC 0.906 on 23k DFDC faces at 0.57 ms
+    # The teacher's ImageNet network at 64 px: Test AUC 0.906 on 23k DFDC faces at 0.56 ms
     # batch-1 ONNX, 48.9 MFLOPs (xl_study.md, xl-mobilenet-64): the quality pick when 2.26M
     # parameters fit the device. Needs `deepfake-edge weights` (run by `make setup`).
     "edge-imagenet": dict(arch="mobilenet-v2", pretrained=True, img_size=64, batch_size=32, lr=5e-4,
