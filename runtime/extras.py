@@ -1,8 +1,7 @@
 """The ONE table of optional dependency groups (pip extras) and what each one enables.
 
 The base install (`pip install deepfake-edge`) is the deployable runtime: `detect` on
-images, videos and a webcam, and `bench` / `verify`-free measurement of ONNX and LiteRT
-artifacts, with ONNX Runtime, MediaPipe (which brings OpenCV), LiteRT and numpy. Every
+images, videos and a webcam, and `bench` on ONNX and LiteRT artifacts, with ONNX Runtime, MediaPipe (which brings OpenCV), LiteRT and numpy. Every
 heavier feature is one extra away. pyproject.toml's `[project.optional-dependencies]`
 lists each extra's packages; this table says which import names prove an extra is
 installed, so a missing one is reported as `pip install 'deepfake-edge[EXTRA]'` in one
@@ -35,7 +34,7 @@ BY_NAME: dict[str, Extra] = {e.name: e for e in EXTRAS}
 # import name -> the extra that installs it
 MODULE_EXTRA: dict[str, str] = {m: e.name for e in EXTRAS for m in e.modules}
 # import name -> pip package name, where they differ
-PACKAGE_NAMES: dict[str, str] = {"sklearn": "scikit-learn", "cuda": "cuda-python", "gradio": "gradio"}
+PACKAGE_NAMES: dict[str, str] = {"sklearn": "scikit-learn", "cuda": "cuda-python"}
 
 
 def extra_for_module(module: str) -> str | None:
