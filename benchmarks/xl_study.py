@@ -15,7 +15,8 @@ Rows (the CLI equivalent is in each row's `command`):
 - xl-sbi-real-only: `--recipe edge --sbi-ratio 1 --sbi-mask landmarks`: no DFDC fake at all,
   every fake self-blended from XL's reals (the field's cross-manipulation protocol);
 - xl-teacher-sbi-real-only: the same protocol from the ImageNet MobileNetV2;
-- xl-mobilenet-64: the teacher recipe at 64 px, the ImageNet network at the edge latency budget.
+- xl-mobilenet-64: the teacher recipe at 64 px, the ImageNet network at the edge latency budget;
+- xl-mobilenet-lite-64: `--recipe edge-imagenet-lite`, that network cut after 14 of its 17 blocks.
 
 Each finished run is exported to ONNX and measured as deployed (`quality.measure_run`):
 Test accuracy / AUC / ECE at the Validation-fitted threshold and temperature, parameters,
@@ -58,6 +59,7 @@ STUDY: dict[str, dict] = {
     "xl-sbi-real-only": _row("edge", 26, 20, " --sbi-ratio 1 --sbi-mask landmarks", sbi_ratio=1.0,
                              sbi_mask="landmarks"),
     "xl-mobilenet-64": _row("teacher", 26, 12, " --img-size 64", img_size=64),
+    "xl-mobilenet-lite-64": _row("edge-imagenet-lite", 26, 12, ""),
     "xl-teacher-sbi-real-only": _row("teacher", 20, 12, " --sbi-ratio 1 --sbi-mask landmarks", sbi_ratio=1.0,
                                      sbi_mask="landmarks"),
 }

@@ -110,6 +110,31 @@ def test_installed_weights_initialise_the_training_architecture(pth, tmp_path, m
     assert not np.array_equal(fresh.get_layer("features_0_0").get_weights()[0], kernel)
 
 
+def test_the_cut_network_keeps_the_first_blocks_of_the_imagenet_one(pth, tmp_path, monkeypatch):
+    """`--blocks 14` (recipe edge-imagenet-lite): the first 14 blocks, ImageNet-initialised,
+    computing exactly what those blocks compute inside the whole network."""
+    import keras
+
+    from deepfake_edge.app.cli import main
+    from deepfake_edge.train.models import build_model
+
+    monkeypatch.setenv("DEEPFAKE_EDGE_CACHE", str(tmp_path / "cache"))
+    assert main(["weights", "--from-file", str(pth)]) == 0
+    full = build_model("mobilenet-v2", input_size=64, pretrained=True)
+    cut = build_model("mobilenet-v2", input_size=64, pretrained=True, blocks=14)
+    assert cut.output_shape == (None, 2)
+    assert 700_000 < cut.count_params() < 730_000 < 2_000_000 < full.count_params()
+    assert "features_15_conv_0_0" not in {layer.name for layer in cut.layers}
+    x = imagenet_input()[:, 16:80, 16:80, :]
+    block14 = [layer for layer in cut.layers if layer.name == "features_14_conv_3"][0].output
+    inside_full = full.get_layer("features_14_conv_3").output
+    got = np.asarray(keras.Model(cut.inputs, block14)(x, training=False))
+    want = np.asarray(keras.Model(full.inputs, inside_full)(x, training=False))
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    with pytest.raises(ValueError, match="blocks must be 1..17"):
+        build_model("mobilenet-v2", input_size=64, blocks=18)
+
+
 def test_weights_from_a_wheel_and_a_wrong_wheel(weights_wheel, tmp_path, monkeypatch):
     from deepfake_edge.train.weights import install
 

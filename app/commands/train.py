@@ -76,6 +76,9 @@ def add_arguments(parser) -> None:
                         help="channel-width multiplier for edge-net (default 1.0; 0.75 in --recipe edge)")
     parser.add_argument("--fused-blocks", type=int, default=None, metavar="N",
                         help="edge-net blocks built as Fused-MBConv, counted from the input (default: edge-net's)")
+    parser.add_argument("--blocks", type=int, default=None, metavar="N",
+                        help="mobilenet-v2: keep its first N of 17 inverted residual blocks (default 17; 14 in "
+                             "--recipe edge-imagenet-lite)")
 
 
 def given_settings(args) -> dict:
