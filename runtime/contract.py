@@ -229,11 +229,12 @@ def find_contract(model_path: str | Path) -> ModelContract:
     """Resolve the contract of a model file, most specific first.
 
     1. the artifact's sidecar (`model.onnx.json`);
-    2. metadata embedded in the file itself (ONNX `metadata_props`);
+    2. metadata embedded in the file itself (ONNX `metadata_props`), or the `contract.json`
+       inside an artifact that is a folder of its own (the web bundle, `model_web/`);
     3. `contract.json` in the same folder (the run folder).
     """
     model_path = Path(model_path)
-    from deepfake_edge.runtime.io import exists, is_regular_file, read_text
+    from deepfake_edge.runtime.io import exists, is_folder, is_regular_file, read_text
 
     side = sidecar_path(model_path)
     if exists(side):
@@ -253,6 +254,8 @@ def find_contract(model_path: str | Path) -> ModelContract:
         embedded = read_onnx_contract(model_path)
         if embedded is not None:
             return embedded
+    if is_folder(model_path) and exists(model_path / CONTRACT_FILENAME):
+        return ModelContract.load(model_path / CONTRACT_FILENAME)
     run_contract = model_path.parent / CONTRACT_FILENAME
     if exists(run_contract):
         return ModelContract.load(run_contract)

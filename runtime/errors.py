@@ -49,6 +49,17 @@ class ModelRuntimeMissingError(MissingExtraError, ModelFileError):
         self.path = path
 
 
+class MissingToolError(MissingExtraError):
+    """A program outside Python (npm for building the web bundle, Chromium for running it)
+    is absent. A MissingExtraError, so `verify` and `bench` report what needs it as skipped;
+    the message says what to install."""
+
+    def __init__(self, message: str):
+        DeepfakeEdgeError.__init__(self, message)
+        self.package = None
+        self.extra = None
+
+
 class NoGpuError(DeepfakeEdgeError):
     """This machine has no usable CUDA GPU, which the requested step needs."""
 

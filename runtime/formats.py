@@ -76,6 +76,11 @@ FORMATS: tuple[Format, ...] = (
     Format("triton", "model_repository", "model_repository", None, f"{_E}.triton:export_triton", "fp32",
            is_dir=True, description="Triton model repository (ONNX, + the TensorRT engine when exported)",
            options=_TRITON),
+    # The detector as a static page (ONNX Runtime Web + MediaPipe Tasks Vision, npm at build
+    # time); its backend runs the page in headless Chromium, so verify and bench cover it.
+    Format("web", "model_web", "_web", f"{_B}.browser:BrowserBackend", f"{_E}.web:export_web", "fp32",
+           is_dir=True, extra="browser", description="in-browser bundle: the whole detector in the viewer's browser",
+           options=("web_webgpu",)),
     Format("plan", "model.plan", ".plan", f"{_B}.tensorrt:TensorRTBackend", None,
            "fp16", needs_gpu=True, extra="gpu", description="TensorRT engine under its other common suffix"),
 )
@@ -124,11 +129,12 @@ def artifact_path(run_dir: str | Path, fmt: Format | str) -> Path:
 
 
 def resolve_model_path(model: str | Path) -> Path:
-    """A model file, or a run folder (-> its best CPU artifact: ONNX if exported, else Keras)."""
+    """A model file or folder artifact (SavedModel, web bundle), or a run folder (-> its best CPU
+    artifact: ONNX if exported, else Keras)."""
     from deepfake_edge.runtime.io import is_folder
 
     p = Path(model)
-    if is_folder(p) and not p.name.endswith("_saved_model"):
+    if is_folder(p) and not any(f.is_dir and p.name.endswith(f.suffix) for f in FORMATS):
         for name in ("onnx", "tflite", "keras"):
             candidate = artifact_path(p, name)
             if candidate.exists():

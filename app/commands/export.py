@@ -41,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     triton.add_argument("--triton-instance-kind", choices=("auto", "cpu", "gpu"),
                         help="where Triton places the ONNX model's instances (default auto)")
     triton.add_argument("--triton-instances", type=int, metavar="N", help="model instances (default 1)")
+    web = parser.add_argument_group("In-browser bundle (--formats web; building it needs node and npm)")
+    web.add_argument("--web-webgpu", action=argparse.BooleanOptionalAction, default=None,
+                     help="also ship ONNX Runtime Web's WebGPU build (+27 MB; used when the browser has WebGPU, "
+                          "default on)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         hardware_compat=args.hardware_compat, timing_cache=args.timing_cache,
         triton_max_batch=args.triton_max_batch, triton_queue_delay_us=args.triton_queue_delay_us,
         triton_instance_kind=args.triton_instance_kind, triton_instances=args.triton_instances,
+        web_webgpu=args.web_webgpu,
     )
     print(summary_table(results, Path(args.run_dir)))
     return 0 if all(r.ok for r in results) else 1
