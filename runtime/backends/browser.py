@@ -56,6 +56,23 @@ def find_chromium() -> Path:
                            f"{ENV_CHROMIUM}=/path/to/chrome)")
 
 
+_SHARED = {"playwright": None, "users": 0}  # one Playwright driver per process: a second sync one cannot start
+
+
+def acquire_playwright(sync_api):
+    if _SHARED["playwright"] is None:
+        _SHARED["playwright"] = sync_api.sync_playwright().start()
+    _SHARED["users"] += 1
+    return _SHARED["playwright"]
+
+
+def release_playwright() -> None:
+    _SHARED["users"] -= 1
+    if _SHARED["users"] <= 0 and _SHARED["playwright"] is not None:
+        playwright, _SHARED["playwright"], _SHARED["users"] = _SHARED["playwright"], None, 0
+        playwright.stop()
+
+
 def load_bundle_server(bundle: Path):
     """The bundle's own serve.py as a module (the one server for viewers, verify and bench)."""
     script = bundle / "serve.py"
@@ -86,7 +103,7 @@ class BrowserBackend(Backend):
             if not (self.path / name).is_file():
                 raise ModelFileError(f"{self.path}: not a web bundle (no {name}; export it with --formats web)")
         self._server, base = load_bundle_server(self.path).serve_in_background(self.path)
-        self._playwright = sync_api.sync_playwright().start()
+        self._playwright = acquire_playwright(sync_api)
         self._browser = self._playwright.chromium.launch(executable_path=str(chromium), args=list(CHROMIUM_ARGS))
         self.page = self._browser.new_page()
         self._console: list[str] = []
@@ -114,7 +131,7 @@ class BrowserBackend(Backend):
 
     def _close(self) -> None:
         for closer in (lambda: self._browser and self._browser.close(),
-                       lambda: self._playwright and self._playwright.stop(),
+                       lambda: self._playwright and release_playwright(),
                        lambda: self._server and self._server.shutdown()):
             try:
                 closer()
