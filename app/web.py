@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 DEMO_RUN = Path("runs") / "demo" / "run"  # the run folder `make demo` writes
 DEFAULT_HOST = "127.0.0.1"
+from deepfake_edge.app import browser_tab  # noqa: E402
 from deepfake_edge.app.uploads import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, UploadLimits  # noqa: E402
 
 DEFAULT_MAX_FILE_SIZE = DEFAULT_MAX_BYTES  # one byte limit: Gradio's upload route and our readers
@@ -80,7 +81,7 @@ def models_in_run(model: str | Path) -> list[tuple[str, str]]:
     choices: list[tuple[str, str]] = []
     for fmt in FORMATS:
         path = artifact_path(run, fmt)
-        if fmt.backend and path.exists() and str(path) not in {c[1] for c in choices}:
+        if fmt.backend and not fmt.in_viewer and path.exists() and str(path) not in {c[1] for c in choices}:
             choices.append((f"{fmt.name} · {fmt.filename}" + (" (GPU)" if fmt.needs_gpu else ""), str(path)))
     if p.is_file() and str(p) not in {c[1] for c in choices}:
         choices.insert(0, (f"{format_for_path(p).name} · {p.name}", str(p)))
@@ -288,6 +289,7 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
     service = DetectorService(detector_or_model, face_model=face_model, provider=provider, threads=threads)
     demo = bool(demo) if demo is not None else _is_demo(service.model_path)
     choices = models_in_run(service.model_path) if service.model_path else []
+    web_bundle = browser_tab.bundle_for(service.model_path)
 
     def runtime_md() -> str:
         return f"Running {service.description}"
@@ -396,6 +398,9 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
                                    type="filepath", interactive=False, elem_id="image-why")
                 img_btn.click(on_image, [img_in, img_explain], [img_out, img_table, img_status, img_why],
                               api_name="image", concurrency_limit=concurrency_limit)
+            with gr.Tab("In your browser", id="browser"):
+                gr.Markdown(browser_tab.tab_markdown(web_bundle, str(Path(service.model_path or "RUN").parent)),
+                            elem_id="browser-tab")
             with gr.Tab("Video", id="video"):
                 with gr.Row():
                     vid_in = gr.Video(sources=["upload"], label="Video", format=None)
@@ -409,6 +414,7 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
     blocks.service = service
     blocks.upload_limits = limits
     blocks.served_files = served
+    blocks.web_bundle = web_bundle
     return blocks
 
 
@@ -469,6 +475,12 @@ def launch(blocks=None, *, model: Any = None, host: str = DEFAULT_HOST, port: in
     if limits is not None and max_file_size == DEFAULT_MAX_FILE_SIZE:
         max_file_size = limits.max_bytes  # the page's own limit for Gradio's upload route, not a second number
     blocks.launch(server_name=host, server_port=port, share=bool(share), max_file_size=max_file_size,
-                  prevent_thread_lock=prevent_thread_lock, quiet=quiet, show_error=False, theme=theme,
+                  prevent_thread_lock=True, quiet=quiet, show_error=False, theme=theme,
                   ssr_mode=False, enable_monitoring=False, inbrowser=False)
+    bundle = getattr(blocks, "web_bundle", None)
+    if bundle is not None:  # the "In your browser" tab's page, on this same server
+        browser_tab.mount_bundle(blocks.server_app, bundle)
+        log.info("in-browser detector: %s/web/index.html (from %s)", blocks.local_url.rstrip("/"), bundle)
+    if not prevent_thread_lock:
+        blocks.block_thread()
     return blocks

@@ -28,6 +28,7 @@ class Format:
     is_dir: bool = False  # the artifact is a folder (SavedModel)
     description: str = ""
     options: tuple[str, ...] = ()  # export options its step takes (`export --calib-images`, `--max-batch` ...)
+    in_viewer: bool = False  # runs in the viewer's browser (the app links to it; its server never loads it)
 
     def load_backend_class(self) -> type:
         if self.backend is None:
@@ -80,7 +81,7 @@ FORMATS: tuple[Format, ...] = (
     # time); its backend runs the page in headless Chromium, so verify and bench cover it.
     Format("web", "model_web", "_web", f"{_B}.browser:BrowserBackend", f"{_E}.web:export_web", "fp32",
            is_dir=True, extra="browser", description="in-browser bundle: the whole detector in the viewer's browser",
-           options=("web_webgpu",)),
+           options=("web_webgpu",), in_viewer=True),
     Format("plan", "model.plan", ".plan", f"{_B}.tensorrt:TensorRTBackend", None,
            "fp16", needs_gpu=True, extra="gpu", description="TensorRT engine under its other common suffix"),
 )

@@ -277,3 +277,40 @@ def test_no_webgpu_leaves_the_webgpu_build_out(run_copy):
     assert not (bundle / "vendor" / "onnxruntime-web" / "ort.webgpu.min.mjs").exists()
     assert (bundle / "vendor" / "onnxruntime-web" / "ort-wasm-simd-threaded.wasm").is_file()
     assert manifest["size_mb"] < 45  # ~41 MB: the WASM builds of both packages; ~68 MB with WebGPU
+
+
+def test_the_app_serves_the_bundle_as_its_in_browser_tab(bundle, page):
+    """`deepfake-edge app` on a run with a bundle: the tab links /web/, the same server serves
+    it isolated (WASM threads), and the page there classifies as the bundle does."""
+    from deepfake_edge.app import web
+    from tests.test_web import free_port
+
+    port = free_port()
+    blocks = web.launch(model=bundle.parent / "model.onnx", port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        assert blocks.web_bundle == bundle
+        assert not any("model_web" in path for _, path in web.models_in_run(bundle.parent))  # not a server model
+        tab = page._browser.new_page()
+        tab.goto(f"http://127.0.0.1:{port}/", wait_until="load")
+        tab.get_by_role("tab", name="In your browser").click()
+        link = tab.get_by_role("link", name="Open the in-browser detector")
+        assert link.get_attribute("href") == "/web/index.html"
+        tab.goto(f"http://127.0.0.1:{port}/web/index.html", wait_until="load")
+        tab.evaluate("() => window.deepfakeEdge.ready")
+        assert tab.evaluate("() => self.crossOriginIsolated")
+        x = np.random.default_rng(5).random((2, page.contract.input_size, page.contract.input_size, 3), np.float32)
+        from deepfake_edge.runtime.backends.browser import CLASSIFY_JS
+
+        probs, _ = tab.evaluate(CLASSIFY_JS, [base64.b64encode(x.tobytes()).decode(), 2])
+        np.testing.assert_allclose(np.asarray(probs).reshape(2, -1), page.predict(x), atol=1e-6)
+        tab.close()
+    finally:
+        blocks.close()
+
+
+def test_without_a_bundle_the_tab_says_how_to_make_one(tiny_run):
+    from deepfake_edge.app import browser_tab
+
+    assert browser_tab.bundle_for(tiny_run / "model.keras") is None
+    text = browser_tab.tab_markdown(None, str(tiny_run))
+    assert f"deepfake-edge export {tiny_run} --formats web" in text

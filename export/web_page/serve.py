@@ -18,14 +18,17 @@ TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "applicat
          ".json": "application/json", ".onnx": "application/octet-stream", ".tflite": "application/octet-stream"}
 
 
+# Cross-origin isolation (WASM threads need SharedArrayBuffer); `deepfake-edge app` sends the same.
+HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp",
+           "Cross-Origin-Resource-Policy": "same-origin", "Cache-Control": "no-cache"}
+
+
 class Handler(http.server.SimpleHTTPRequestHandler):
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **TYPES}
 
     def end_headers(self):
-        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
-        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
-        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
-        self.send_header("Cache-Control", "no-cache")
+        for name, value in HEADERS.items():
+            self.send_header(name, value)
         super().end_headers()
 
     def log_message(self, *args):  # quiet: a page load is ~10 requests

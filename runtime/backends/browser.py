@@ -32,7 +32,7 @@ CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
 READY_TIMEOUT_MS = 120_000
 
-_CLASSIFY = """async ([b64, n]) => {
+CLASSIFY_JS = """async ([b64, n]) => {
   const bin = atob(b64), bytes = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
   const t0 = performance.now();
@@ -122,7 +122,7 @@ class BrowserBackend(Backend):
 
     def _predict(self, batch: np.ndarray) -> np.ndarray:
         b64 = base64.b64encode(np.ascontiguousarray(batch, np.float32).tobytes()).decode("ascii")
-        probs, self.last_page_ms = self.page.evaluate(_CLASSIFY, [b64, int(batch.shape[0])])
+        probs, self.last_page_ms = self.page.evaluate(CLASSIFY_JS, [b64, int(batch.shape[0])])
         return np.asarray(probs, np.float32).reshape(batch.shape[0], -1)
 
     @property
