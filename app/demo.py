@@ -91,9 +91,16 @@ def evaluate_model(ctx: DemoContext) -> None:
 
 def export_model(ctx: DemoContext) -> None:
     from deepfake_edge.export.pipeline import export_run, summary_table
+    from deepfake_edge.export.web import cannot_build_reason
     from deepfake_edge.runtime.errors import DeepfakeEdgeError
 
-    results = export_run(ctx.run_dir, "cpu", data=ctx.data_dir, calib_images=ctx.settings.calib_images)
+    formats = "cpu"
+    no_web = cannot_build_reason()
+    if no_web is None:  # the in-browser bundle too, so the app's "In your browser" tab has a page to open
+        formats += ",web"
+    else:
+        log.info("demo: no in-browser bundle (%s)", no_web)
+    results = export_run(ctx.run_dir, formats, data=ctx.data_dir, calib_images=ctx.settings.calib_images)
     print(summary_table(results, ctx.run_dir))
     failed = [r.format for r in results if not r.ok]
     if failed:
@@ -131,7 +138,8 @@ STEPS: list[DemoStep] = [
     DemoStep("dataset", build_dataset, "real ORL faces + self-blended / face-blended fakes, split by person"),
     DemoStep("train", train_model, "edge-net, short CPU training, calibrated on Validation"),
     DemoStep("evaluate", evaluate_model, "Test metrics, ROC, confusion matrix, robustness report"),
-    DemoStep("export", export_model, "ONNX, INT8 ONNX, LiteRT FP32/FP16, each checked against Keras"),
+    DemoStep("export", export_model, "ONNX, INT8 ONNX, LiteRT FP32/FP16 (+ the in-browser bundle where npm is "
+                                     "present), each checked against Keras"),
     DemoStep("verify", verify_exports, "parity table of every export vs Keras on Test"),
     DemoStep("bench", bench_formats, "latency per runtime and per 640x480 frame"),
 ]

@@ -29,9 +29,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from deepfake_edge.export.common import artifact_contract, staged, target, write_sidecar
+from deepfake_edge.export.common import artifact_contract, finish, load_keras, staged, target, write_sidecar
 from deepfake_edge.runtime.contract import ModelContract
-from deepfake_edge.runtime.errors import InputError, MissingToolError
+from deepfake_edge.runtime.errors import InputError, MissingExtraError, MissingToolError
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +94,18 @@ def npm_cache_dir() -> Path:
     return Path(root).expanduser() / "npm" / key
 
 
-def node_modules() -> Path:
-    """A node_modules folder holding every pinned package at its pinned version (npm install once)."""
+def cannot_build_reason() -> str | None:
+    """Why `export --formats web` cannot run here (no npm and no installed packages), else None."""
+    try:
+        node_modules(install=False)
+    except (InputError, MissingToolError) as exc:
+        return str(exc)
+    return None
+
+
+def node_modules(install: bool = True) -> Path:
+    """A node_modules folder holding every pinned package at its pinned version (npm install once;
+    `install=False`: only say whether it could be had, install nothing)."""
     given = os.environ.get(ENV_NPM_DIR)
     folder = Path(given).expanduser() if given else npm_cache_dir()
     modules = folder / "node_modules" if (folder / "node_modules").is_dir() or not given else folder
@@ -107,6 +117,8 @@ def node_modules() -> Path:
         raise InputError(f"{ENV_NPM_DIR}={given}: needs " + ", ".join(f"{p.name}@{p.version}" for p in NPM_PACKAGES)
                          + f" (found {', '.join(wrong)})")
     npm = shutil.which("npm")
+    if npm is not None and shutil.which("node") is not None and not install:
+        return folder / "node_modules"  # not installed yet, but it can be
     if npm is None or shutil.which("node") is None:
         raise MissingToolError(
             "export --formats web needs node and npm to take " + " and ".join(f"{p.name} {p.version}" for p in
@@ -179,10 +191,27 @@ def export_web(run_dir: Path, contract: ModelContract, *, data: Path | None = No
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         (tmp / "README.md").write_text(readme_text(web_contract, manifest))
-    write_sidecar(final, web_contract)
     log.info("web: %s (%.1f MB, npm %s)", final, manifest["size_mb"],
              ", ".join(f"{k}@{v}" for k, v in manifest["npm"].items()))
+    no_browser = _cannot_run_reason()
+    if no_browser is None:  # like every format: reloaded through its backend (the page) and checked vs Keras
+        return finish(run_dir, "web", final, web_contract, load_keras(run_dir), data)
+    write_sidecar(final, web_contract)
+    log.warning("web: %s not checked against Keras here (%s); `deepfake-edge verify` checks it where "
+                "Chromium runs", final.name, no_browser)
     return final
+
+
+def _cannot_run_reason() -> str | None:
+    from deepfake_edge.runtime.backends.browser import find_chromium
+    from deepfake_edge.runtime.extras import check_extra
+
+    try:
+        check_extra("browser", "checking the web bundle in headless Chromium")
+        find_chromium()
+    except MissingExtraError as exc:  # playwright not installed, or no Chromium (MissingToolError)
+        return str(exc)
+    return None
 
 
 def readme_text(contract: ModelContract, manifest: dict) -> str:

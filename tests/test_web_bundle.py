@@ -314,3 +314,15 @@ def test_without_a_bundle_the_tab_says_how_to_make_one(tiny_run):
     assert browser_tab.bundle_for(tiny_run / "model.keras") is None
     text = browser_tab.tab_markdown(None, str(tiny_run))
     assert f"deepfake-edge export {tiny_run} --formats web" in text
+
+
+def test_without_chromium_the_bundle_is_written_and_left_to_verify(run_copy, monkeypatch, caplog):
+    from deepfake_edge.app.cli import main
+
+    npm_or_skip()
+    require_face_model()
+    monkeypatch.setenv("DEEPFAKE_EDGE_CHROMIUM", "/nonexistent/chrome")
+    with caplog.at_level("WARNING"):
+        assert main(["export", str(run_copy), "--formats", "web"]) == 0
+    assert (run_copy / "model_web" / "index.html").is_file() and (run_copy / "model_web.json").is_file()
+    assert "not checked against Keras here" in caplog.text and "/nonexistent/chrome" in caplog.text

@@ -58,7 +58,8 @@ function boxesOf(result, w, h, rule) {
   return P.keepFaces(boxes, rule);
 }
 
-const api = { ready: null, frames: 0, latencies: [], frameTimes: [] };
+const STAGES = ['grab', 'detect', 'preprocess', 'classify', 'draw'];
+const api = { ready: null, frames: 0, latencies: [], frameTimes: [], stages: Object.fromEntries(STAGES.map(s => [s, []])) };
 window.deepfakeEdge = api;
 
 api.ready = (async () => {
@@ -85,11 +86,14 @@ api.ready = (async () => {
     const boxes = boxesOf(imageDetector.detect(image), image.width, image.height, rule);
     return classifyFaces(image, boxes);
   };
-  async function classifyFaces(image, boxes) {
+  async function classifyFaces(image, boxes, times = {}) {
     if (!boxes.length) return [];
+    let t = performance.now();
     const regions = boxes.map(b => P.cropBox(b, image.width, image.height, rule));
     const batch = P.preprocessBatch(regions.map(r => P.cutRGB(image, r)), contract);
+    times.preprocess = performance.now() - t; t = performance.now();
     const probs = await api.classify(batch, boxes.length);
+    times.classify = performance.now() - t;
     const fake = P.fakeProbabilities(probs, boxes.length, contract);
     return boxes.map((b, i) => ({ box: [b.x, b.y, b.w, b.h], score: b.score, crop_box: regions[i],
       fake_probability: fake[i], label: P.labelFor(fake[i], contract) }));
@@ -108,8 +112,11 @@ api.ready = (async () => {
   api.stats = () => {
     const t = api.frameTimes, span = t.length > 1 ? (t[t.length - 1] - t[0]) / 1000 : 0;
     return { frames: api.frames, fps: span ? (t.length - 1) / span : 0, p50_ms: percentile(api.latencies, 0.5),
-      p95_ms: percentile(api.latencies, 0.95), runtime: rt.label, cross_origin_isolated: self.crossOriginIsolated };
+      p95_ms: percentile(api.latencies, 0.95), runtime: rt.label, cross_origin_isolated: self.crossOriginIsolated,
+      stages_p50_ms: Object.fromEntries(STAGES.map(s => [s, percentile(api.stages[s], 0.5)])) };
   };
+  // Start the counters afresh (after a warm-up).
+  api.resetStats = () => { api.frames = 0; api.latencies = []; api.frameTimes = []; STAGES.forEach(s => { api.stages[s] = []; }); };
 
   function draw(faces) {
     ctx.clearRect(0, 0, overlay.width, overlay.height);
@@ -125,17 +132,24 @@ api.ready = (async () => {
   async function step() {
     if (!running) return;
     if (video.readyState >= 2 && video.videoWidth) {
-      const t0 = performance.now();
+      const t0 = performance.now(), times = {};
       const w = video.videoWidth, h = video.videoHeight;
       if (grab.width !== w) { grab.width = overlay.width = w; grab.height = overlay.height = h; }
       grabCtx.drawImage(video, 0, 0, w, h);
+      const t1 = performance.now();
       const boxes = boxesOf(videoDetector.detectForVideo(video, t0), w, h, rule);
+      const t2 = performance.now();
       const frame = boxes.length ? grabCtx.getImageData(0, 0, w, h) : { width: w, height: h };
-      const faces = await classifyFaces(frame, boxes);
+      times.grab = t1 - t0 + (performance.now() - t2); times.detect = t2 - t1;
+      const faces = await classifyFaces(frame, boxes, times);
+      const t3 = performance.now();
       draw(faces);
       const now = performance.now();
+      times.draw = now - t3;
       api.frames += 1; api.latencies.push(now - t0); api.frameTimes.push(now); api.lastFaces = faces;
+      for (const s of STAGES) if (times[s] !== undefined) api.stages[s].push(times[s]);
       if (api.latencies.length > 300) { api.latencies.shift(); api.frameTimes.shift(); }
+      for (const s of STAGES) if (api.stages[s].length > 300) api.stages[s].shift();
       const s = api.stats();
       $('stats').textContent = `${s.fps.toFixed(1)} frames/s · ${s.p50_ms.toFixed(1)} ms per frame (p50), `
         + `${s.p95_ms.toFixed(1)} ms (p95) · ${faces.length} face${faces.length === 1 ? '' : 's'} · ${rt.label}`;
