@@ -225,9 +225,9 @@ def run_bench(run_dir: str | Path, cfg: BenchConfig, progress: bool = True) -> t
     from deepfake_edge.runtime import metrics
     from deepfake_edge.runtime.preprocess import fake_probability
 
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise InputError(f"{run_dir}: run folder not found")
+    from deepfake_edge.runtime.io import check_folder
+
+    run_dir = check_folder(run_dir, "run folder")
     contract = find_contract(artifact_path(run_dir, "keras"))
     plan = plan_targets(run_dir, cfg.formats)
     if not plan:

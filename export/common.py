@@ -176,9 +176,8 @@ def discard_artifact(artifact: Path) -> None:
 
 
 def target(run_dir: str | Path, fmt_name: str) -> Path:
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise InputError(f"{run_dir}: run folder not found")
-    return artifact_path(run_dir, fmt_name)
+    from deepfake_edge.runtime.io import check_folder
+
+    return artifact_path(check_folder(run_dir, "run folder"), fmt_name)
 
 

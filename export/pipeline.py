@@ -102,15 +102,15 @@ def check_options(options: dict, formats: list[Format]) -> None:
 def export_run(run_dir: str | Path, formats: str | Iterable[str | Format] | None = None,
                data: str | Path | None = None, **options: Any) -> list[ExportResult]:
     """Export a trained run folder to `formats` (names, or "cpu" / "all"); one result per format."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise InputError(f"{run_dir}: run folder not found")
+    from deepfake_edge.runtime.io import check_folder
+
+    run_dir = check_folder(run_dir, "run folder")
     keras_model_path(run_dir)
     contract = load_run_contract(run_dir)
     chosen = _as_formats(formats)
     data = Path(data) if data is not None else None
-    if data is not None and not data.is_dir():
-        raise InputError(f"{data}: data folder not found")
+    if data is not None:
+        check_folder(data, "data folder")
     options = {k: v for k, v in options.items() if v is not None}  # unset flags keep step defaults
     check_options(options, chosen)
     results = []

@@ -208,12 +208,12 @@ def verify_run(run_dir: str | Path, data: str | Path, *, split: str = "Test", to
     from deepfake_edge.runtime.backends import open_backend
     from deepfake_edge.runtime.dataset import list_labeled_folder, load_preprocessed
     from deepfake_edge.runtime.preprocess import fake_probability
+    from deepfake_edge.runtime.io import check_folder
 
     run_dir, data = Path(run_dir), Path(data)
     tol = tolerances or Tolerances()
     backend_options = backend_options or {}
-    if not run_dir.is_dir():
-        raise InputError(f"{run_dir}: run folder not found")
+    check_folder(run_dir, "run folder")
     ref_contract = load_run_contract(run_dir)
     keras_path = artifact_path(run_dir, REFERENCE)
     if not keras_path.is_file():

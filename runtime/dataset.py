@@ -19,21 +19,23 @@ SPLITS = ("Train", "Validation", "Test")
 
 def _child_ci(parent: Path, name: str) -> Path | None:
     """`parent/name`, matching the name case-insensitively."""
-    if not parent.is_dir():
+    from deepfake_edge.runtime.io import is_folder, list_folder
+
+    if not is_folder(parent):
         return None
     exact = parent / name
-    if exact.is_dir():
+    if is_folder(exact):
         return exact
-    for child in parent.iterdir():
-        if child.is_dir() and child.name.lower() == name.lower():
+    for child in list_folder(parent):
+        if is_folder(child) and child.name.lower() == name.lower():
             return child
     return None
 
 
 def find_split(root: str | Path, split: str) -> Path:
-    root = Path(root)
-    if not root.is_dir():
-        raise InputError(f"{root}: data folder not found")
+    from deepfake_edge.runtime.io import check_folder
+
+    root = check_folder(root, "data folder")
     found = _child_ci(root, split)
     if found is None:
         raise InputError(f"{root}: no '{split}' folder (expected the layout Train|Validation|Test / Real|Fake)")

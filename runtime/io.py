@@ -82,6 +82,22 @@ def check_regular_file(path: str | Path, what: str = "file", *, max_bytes: int |
     return st
 
 
+def check_folder(path: str | Path, what: str = "folder") -> Path:
+    """`path` when it is a folder; InputError saying why not otherwise ("run folder not found",
+    "symlink loop", "name too long", "is a file, not a data folder"), never an OSError."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        reason = os_error_text(exc)
+        raise InputError(f"{path}: {what} not found" if reason == "file not found" else f"{path}: {reason}") from None
+    except ValueError:  # a NUL byte in the name
+        raise InputError(f"{path!r}: not a valid folder name") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{path}: is {_kind(st.st_mode) if not stat.S_ISREG(st.st_mode) else 'a file'}, "
+                         f"not {_article(what)}")
+    return Path(path)
+
+
 def read_bytes(path: str | Path, what: str = "file", *, max_bytes: int) -> bytes:
     """The file's bytes, at most `max_bytes` (checked before and while reading)."""
     check_regular_file(path, what, max_bytes=max_bytes)

@@ -33,14 +33,18 @@ EVAL_DIRNAME = "eval"
 
 def model_path_of(run_or_model: str | Path) -> Path:
     """A run folder's `model.keras` (the reference model), or the model file given."""
+    from deepfake_edge.runtime.io import exists, is_folder, is_regular_file
+
     p = Path(run_or_model)
-    if p.is_dir():
+    if is_folder(p):
         model = p / "model.keras"
-        if not model.is_file():
+        if not is_regular_file(model):
             raise InputError(f"{p}: run folder holds no model.keras (train it first with `deepfake-edge train`)")
         return model
-    if not p.exists():
-        raise InputError(f"{p}: run folder or model file not found")
+    if not exists(p):
+        from deepfake_edge.runtime.io import check_regular_file
+
+        check_regular_file(p, "model")  # says why: not found, name too long, symlink loop ...
     return p
 
 

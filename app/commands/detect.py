@@ -51,13 +51,13 @@ def expand_inputs(paths: list[str]) -> tuple[list[Path], list[dict]]:
     reported per input by the reader.
     """
     from deepfake_edge.runtime.images import is_image_file
-    from deepfake_edge.runtime.io import scan_folder
+    from deepfake_edge.runtime.io import is_folder, scan_folder
     from deepfake_edge.runtime.video import is_video_file
 
     inputs: list[Path] = []
     notes: list[dict] = []
     for p in map(Path, paths):
-        if not p.is_dir():
+        if not is_folder(p):  # never raises: a too-long or looping name is reported by the reader
             inputs.append(p)
             continue
         found, unlisted = scan_folder(p, lambda f: is_image_file(f) or is_video_file(f))
