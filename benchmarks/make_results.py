@@ -46,6 +46,8 @@ OTHER_RESULTS = (
      "python benchmarks/install_size.py --model MODEL.onnx"),
     ("Data scaling: the edge recipe on 5k / 10k / 23k faces, over seeds", "data_scaling.md",
      "python benchmarks/data_scaling.py"),
+    ("The detector in the browser (`export --formats web`): frames/s and latency inside the page",
+     "browser_live.md", "python benchmarks/browser_live.py RUN..."),
 )
 
 
