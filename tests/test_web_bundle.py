@@ -326,3 +326,19 @@ def test_without_chromium_the_bundle_is_written_and_left_to_verify(run_copy, mon
         assert main(["export", str(run_copy), "--formats", "web"]) == 0
     assert (run_copy / "model_web" / "index.html").is_file() and (run_copy / "model_web.json").is_file()
     assert "not checked against Keras here" in caplog.text and "/nonexistent/chrome" in caplog.text
+
+
+def test_the_browser_benchmark_measures_both_thread_settings(bundle, tmp_path):
+    from tests.benchmark_scripts import load_benchmark
+
+    script = load_benchmark("browser_live")
+    out = tmp_path / "browser_live"
+    assert script.main([str(bundle.parent), "--seconds", "1.5", "--warmup", "0.5", "--out", str(out)]) == 0
+    doc = json.loads(out.with_suffix(".json").read_text())
+    assert [r["config"] for r in doc["rows"]] == list(script.CONFIGS)
+    assert "1 thread" in doc["rows"][1]["runtime"]
+    for row in doc["rows"]:
+        assert row["frames"] > 0 and row["fps"] > 0 and row["faces_last_frame"] == 1
+        assert row["stages_p50_ms"]["detect"] > 0 and row["stages_p50_ms"]["classify"] > 0
+    md = out.with_suffix(".md").read_text()
+    assert "Machine:" in md and "WASM SIMD, 1 thread" in md
