@@ -19,8 +19,8 @@ from deepfake_edge.runtime.errors import DeepfakeEdgeError
 from deepfake_edge.runtime.extras import check_extra, error_for_import, missing_modules
 
 # Order shown in --help: the user's path from data to a deployed, measured model.
-COMMANDS = ("prepare", "train", "evaluate", "export", "verify", "detect", "app", "bench", "demo", "face-model",
-            "weights")
+COMMANDS = ("prepare", "train", "evaluate", "export", "verify", "detect", "scan", "app", "bench", "demo",
+            "face-model", "weights")
 
 
 def _module_name(command: str) -> str:

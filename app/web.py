@@ -47,6 +47,7 @@ from deepfake_edge.app.uploads import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Upl
 
 DEFAULT_MAX_FILE_SIZE = DEFAULT_MAX_BYTES  # one byte limit: Gradio's upload route and our readers
 DEFAULT_STREAM_EVERY = 0.05  # seconds between webcam frames the browser sends
+DEFAULT_WEBCAM_SIZE = (640, 480)  # what the page asks the camera for (the browsers' usual default)
 DEFAULT_TIME_LIMIT = 600.0  # seconds one webcam stream may run before the browser must restart it
 CACHE_SWEEP_S, CACHE_MAX_AGE_S = 60, 600  # how often / after how long served files are deleted
 VIDEO_SAMPLES = 48  # frames analysed per uploaded video, spread over its length
@@ -68,6 +69,22 @@ def default_model(cwd: str | Path | None = None) -> Path:
             "or pass --model PATH (a model file or a run folder)"
         )
     return run
+
+
+def parse_webcam_size(text: str) -> tuple[int, int]:
+    """"320x240" -> (320, 240); InputError for anything else."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"--webcam-size {text!r}: expected WIDTHxHEIGHT, e.g. 320x240") from None
+    if not (64 <= width <= 4096 and 64 <= height <= 4096):
+        raise InputError(f"--webcam-size {text!r}: width and height must be 64..4096")
+    return width, height
+
+
+def camera_constraints(size: tuple[int, int]) -> dict:
+    """getUserMedia constraints asking the camera for `size` (the page's frames are sent at it)."""
+    return {"video": {"width": {"ideal": int(size[0])}, "height": {"ideal": int(size[1])}}, "audio": False}
 
 
 def models_in_run(model: str | Path) -> list[tuple[str, str]]:
@@ -263,6 +280,7 @@ def verdict_line(result) -> str:
 # -- the page --------------------------------------------------------------------------
 def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = None, provider: str = "auto",
               threads: int | None = None, stream_every: float = DEFAULT_STREAM_EVERY,
+              webcam_size: tuple[int, int] = DEFAULT_WEBCAM_SIZE,
               time_limit: float | None = DEFAULT_TIME_LIMIT, max_pixels: int = DEFAULT_MAX_PIXELS,
               demo: bool | None = None, concurrency_limit: int = 1, max_bytes: int = DEFAULT_MAX_BYTES):
     """Build the Blocks app around a Detector, a model file or a run folder (None: the demo run).
@@ -369,7 +387,8 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
             with gr.Tab("Webcam", id="webcam"):
                 with gr.Row():
                     cam = RawImage(sources=["webcam"], streaming=True, type="filepath", label="Webcam",
-                                   webcam_options=gr.WebcamOptions(mirror=False), elem_id="webcam-in",
+                                   webcam_options=gr.WebcamOptions(mirror=False, constraints=camera_constraints(
+                                       webcam_size)), elem_id="webcam-in",
                                    limits=limits)
                     live = gr.Image(label="Annotated", type="numpy", interactive=False, format="jpeg", elem_id="webcam-out")
                 readout = gr.Markdown("Press **Record** to start; latency appears here.", elem_id="latency")

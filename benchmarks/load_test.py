@@ -54,7 +54,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_load(model: Path, clients: int, seconds: float, warmup: float, concurrency: int) -> dict:
+def run_load(model: Path, clients: int, seconds: float, warmup: float, concurrency: int,
+             frames: str = "varied", frame_size: tuple[int, int] = (640, 480)) -> dict:
     import cv2
 
     from deepfake_edge.app import web
@@ -62,17 +63,20 @@ def run_load(model: Path, clients: int, seconds: float, warmup: float, concurren
     blocks = web.build_app(model, concurrency_limit=concurrency)
     web.launch(blocks, port=free_port(), prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{blocks.server_port}/"
-    # Every client sends its own varying frames, as real cameras do. Identical frames from
-    # several clients give identical output files, which Gradio's file cache then rewrites
-    # while another client downloads them (a race that real streams never hit).
+    # "varied": every client sends its own changing frames, as real cameras do. "identical":
+    # every client sends the very same frame, whose identical results once collided in
+    # Gradio's file cache (a download failing while another client's result rewrote it).
     frames_dir = Path(tempfile.mkdtemp(prefix="load-"))
     base = cv2.cvtColor(face_frame(), cv2.COLOR_RGB2BGR)
+    if tuple(frame_size) != (base.shape[1], base.shape[0]):  # the webcam's size (--frame-size)
+        base = cv2.resize(base, tuple(frame_size), interpolation=cv2.INTER_AREA)
     frame_paths = []
     for c in range(clients):
         paths = []
         for k in range(16):
             frame = base.copy()
-            frame[0:16, 0:16] = (17 * k, 31 * c % 256, 255 - 17 * k)
+            if frames == "varied":
+                frame[0:16, 0:16] = (17 * k, 31 * c % 256, 255 - 17 * k)
             paths.append(frames_dir / f"client{c}_{k}.jpg")
             cv2.imwrite(str(paths[-1]), frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
         frame_paths.append(paths)
@@ -133,6 +137,8 @@ def run_load(model: Path, clients: int, seconds: float, warmup: float, concurren
         "rss_warm_mb": rss_after_warmup,
         "rss_end_mb": rss_end,
         "dropped": 0,  # the server keeps no frame queue of its own: Gradio's queue paces the stream
+        "frames": frames,
+        "frame_size": f"{frame_size[0]}x{frame_size[1]}",
     }
     blocks.service.close()
     return result
@@ -140,7 +146,7 @@ def run_load(model: Path, clients: int, seconds: float, warmup: float, concurren
 
 def to_markdown(r: dict, command: str) -> str:
     return "\n".join([
-        f"### {r['clients']} clients × {r['seconds']:.0f} s, {r['backend']}",
+        f"### {r['clients']} clients × {r['seconds']:.0f} s, {r['frames']} {r['frame_size']} frames, {r['backend']}",
         "",
         f"- machine: {machine_summary()}",
         f"- command: `{command}`",
@@ -165,12 +171,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--concurrency", type=int, default=1, help="the app's per-event concurrency limit")
     ap.add_argument("--out", type=Path, default=None, help="append the markdown table to this file")
+    ap.add_argument("--frames", choices=("varied", "identical"), default="varied",
+                    help="each client's own changing frames, or one identical frame for every client")
+    ap.add_argument("--frame-size", default="640x480", metavar="WxH",
+                    help="webcam frame size sent (default 640x480; the app's --webcam-size)")
     args = ap.parse_args(argv)
+    frame_size = tuple(int(v) for v in args.frame_size.lower().split("x"))
 
     model = args.model
     if model is None:
         model = build_run(Path(tempfile.mkdtemp(prefix="load-run-")), args.arch, args.size, ["onnx"]) / "model.onnx"
-    r = run_load(model, args.clients, args.seconds, args.warmup, args.concurrency)
+    r = run_load(model, args.clients, args.seconds, args.warmup, args.concurrency, args.frames, frame_size)
     text = to_markdown(r, "python " + " ".join([Path(sys.argv[0]).as_posix()] + (argv or sys.argv[1:])))
     print(text)
     if args.out:

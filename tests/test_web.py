@@ -439,3 +439,22 @@ def test_image_tab_explains_the_verdict_on_request(client):
     annotated = cv2.imread(image)
     assert heat.shape[1] > heat.shape[0] and heat.shape[0] < annotated.shape[0]  # crop beside its heat map
     assert call_image(client, grace_hopper_path())[0] is not None  # off by default: no heat map computed
+
+
+def test_the_page_asks_the_camera_for_the_configured_size(tiny_run):
+    """Gradio alone asks for 1920x1440 (a real webcam then sends full-HD frames); the app asks
+    for --webcam-size, 640x480 by default."""
+    from deepfake_edge.app import web
+    from deepfake_edge.runtime.errors import InputError
+
+    require_face_model()
+    for size, want in ((None, (640, 480)), ((320, 240), (320, 240))):
+        blocks = web.build_app(tiny_run / "model.keras", **({"webcam_size": size} if size else {}))
+        cam = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "webcam-in")
+        video = cam.webcam_options.constraints["video"]
+        assert (video["width"]["ideal"], video["height"]["ideal"]) == want
+        blocks.service.close()
+    assert web.parse_webcam_size("320x240") == (320, 240)
+    for bad in ("320", "axb", "10x10"):
+        with pytest.raises(InputError, match="--webcam-size"):
+            web.parse_webcam_size(bad)

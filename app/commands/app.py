@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also create a PUBLIC gradio.live link (off by default; anyone with the link can use it)")
     parser.add_argument("--stream-every", type=float, default=None, metavar="S",
                         help="seconds between webcam frames sent to the server (default 0.05)")
+    parser.add_argument("--webcam-size", default=None, metavar="WxH",
+                        help="frame size the page asks the camera for (default 640x480); 320x240 sends, decodes "
+                             "and annotates a quarter of the pixels (benchmarks/results/load_test.md)")
     parser.add_argument("--time-limit", type=float, default=None, metavar="S",
                         help="seconds a webcam stream may run before it must be restarted (default 600)")
     parser.add_argument("--face-model", default=None, metavar="PATH",
@@ -38,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         options["stream_every"] = args.stream_every
     if args.time_limit is not None:
         options["time_limit"] = args.time_limit
+    if args.webcam_size is not None:
+        options["webcam_size"] = web.parse_webcam_size(args.webcam_size)
     blocks = web.build_app(args.model, **options)
     web.launch(blocks, host=args.host, port=args.port, share=args.share,
                max_file_size=max_bytes)

@@ -87,10 +87,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_files(detector, inputs: list[Path], args: argparse.Namespace, notes: list[dict] | None = None) -> int:
-    from deepfake_edge.runtime.errors import DeepfakeEdgeError
-    from deepfake_edge.runtime.io import first_line
-    from deepfake_edge.runtime.video import is_video_file
-
     notes = notes or []
     entries = [n for n in notes if "error" in n]
     failed = len(entries)
@@ -103,19 +99,9 @@ def _run_files(detector, inputs: list[Path], args: argparse.Namespace, notes: li
         out_dir.mkdir(parents=True, exist_ok=True)
     names, explain_names = OutputNames(), OutputNames()
     for path in inputs:
-        try:
-            if is_video_file(path):
-                entry = _detect_video(detector, path, args, out_dir, names)
-            else:
-                entry = _detect_image(detector, path, out_dir, names, explain_dir=args.explain,
-                                      explain_names=explain_names)
-        except DeepfakeEdgeError as exc:
-            entry = {"path": str(path), "error": str(exc)}
-            failed += 1
-        except Exception as exc:  # noqa: BLE001 - one input's surprise must not lose the others' results
-            log.debug("unexpected error on %s", path, exc_info=True)
-            entry = {"path": str(path), "error": f"{path}: unexpected {type(exc).__name__}: {first_line(exc)}"}
-            failed += 1
+        entry = analyze_path(detector, path, every=args.every, fps=args.fps, top_k=args.top_k, out_dir=out_dir,
+                             names=names, explain_dir=args.explain, explain_names=explain_names, progress=not args.json)
+        failed += "error" in entry
         entries.append(entry)
         if not args.json:
             _print_entry(entry)
@@ -130,6 +116,27 @@ def _run_files(detector, inputs: list[Path], args: argparse.Namespace, notes: li
         if failed:
             print(f"{failed} of {len(entries)} inputs failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def analyze_path(detector, path: Path, *, every: int | None = None, fps: float | None = None, top_k: int | None = None,
+                 out_dir: Path | None = None, names: "OutputNames | None" = None, explain_dir: str | Path | None = None,
+                 explain_names: "OutputNames | None" = None, progress: bool = False) -> dict:
+    """One image or video -> its `detect --json` entry; a bad file is an entry with an `error`
+    (one line naming it), never an exception: batches (`detect`, `scan`) carry on."""
+    from deepfake_edge.runtime.errors import DeepfakeEdgeError
+    from deepfake_edge.runtime.io import first_line
+    from deepfake_edge.runtime.video import is_video_file
+
+    path = Path(path)
+    try:
+        if is_video_file(path):
+            return _detect_video(detector, path, out_dir, names, every=every, fps=fps, top_k=top_k, progress=progress)
+        return _detect_image(detector, path, out_dir, names, explain_dir=explain_dir, explain_names=explain_names)
+    except DeepfakeEdgeError as exc:
+        return {"path": str(path), "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - one input's surprise must not lose the others' results
+        log.debug("unexpected error on %s", path, exc_info=True)
+        return {"path": str(path), "error": f"{path}: unexpected {type(exc).__name__}: {first_line(exc)}"}
 
 
 class OutputNames:
@@ -200,15 +207,16 @@ def _write_explanations(detector, rgb, result, folder: Path, path: Path, names: 
     return written
 
 
-def _detect_video(detector, path: Path, args: argparse.Namespace, out_dir: Path | None,
-                  names: OutputNames | None = None) -> dict:
+def _detect_video(detector, path: Path, out_dir: Path | None, names: OutputNames | None = None, *,
+                  every: int | None = None, fps: float | None = None, top_k: int | None = None,
+                  progress: bool = False) -> dict:
     from deepfake_edge.runtime.preprocess import labels_for
     from deepfake_edge.runtime.video import analyze_video, plot_timeline
 
     stem = (names or OutputNames()).stem(path) if out_dir is not None else path.stem
     annotated = out_dir / f"{stem}.annotated.mp4" if out_dir is not None else None
-    result = analyze_video(detector, path, every=args.every, fps=args.fps, top_k=args.top_k,
-                           annotated_out=annotated, progress=not args.json)
+    result = analyze_video(detector, path, every=every, fps=fps, annotated_out=annotated, progress=progress,
+                           **({"top_k": top_k} if top_k is not None else {}))
     # A video's faces: the mean over each track, at the track's last box.
     last_box: dict[int, list[int]] = {}
     for fr in result.frames:
