@@ -37,8 +37,8 @@ MANIFEST_SUFFIXES = (".csv", ".parquet", ".txt", ".lst")
 # is, empty when there was no face or an error.
 REPORT_COLUMNS = (("path", "string"), ("kind", "string"), ("faces", "int32"), ("fake_faces", "int32"),
                   ("max_fake_probability", "float64"), ("label", "string"), ("video_verdict", "string"),
-                  ("frames_sampled", "int32"), ("ms", "float64"), ("worker", "string"), ("error", "string"),
-                  ("entry_json", "string"))
+                  ("frames_sampled", "int32"), ("ms", "float64"), ("worker", "string"),
+                  ("worker_peak_rss_mb", "float64"), ("error", "string"), ("entry_json", "string"))
 
 
 def report_schema():
@@ -143,7 +143,7 @@ def reported_paths(out: Path, report_format: str) -> set[str]:
 
 
 # ----------------------------------------------------------------------------- the worker
-def report_row(entry: dict, ms: float, worker: str) -> dict:
+def report_row(entry: dict, ms: float, worker: str, rss_mb: float | None = None) -> dict:
     """`detect --json`'s entry for one file, flattened to REPORT_COLUMNS."""
     faces = entry.get("faces") or []
     probs = [float(f["fake_probability"]) for f in faces if f.get("fake_probability") is not None]
@@ -153,7 +153,7 @@ def report_row(entry: dict, ms: float, worker: str) -> dict:
     return {"path": entry["path"], "kind": "video" if video is not None else "image", "faces": len(faces),
             "fake_faces": int(fakes), "max_fake_probability": max(probs) if probs else None, "label": label,
             "video_verdict": (video or {}).get("label"), "frames_sampled": (video or {}).get("frames_sampled"),
-            "ms": round(ms, 3), "worker": worker, "error": entry.get("error"),
+            "ms": round(ms, 3), "worker": worker, "worker_peak_rss_mb": rss_mb, "error": entry.get("error"),
             "entry_json": json.dumps(entry, default=str)}
 
 
@@ -177,8 +177,15 @@ class FileScanner:
         for path in batch.column("path").to_pylist():
             t0 = time.perf_counter()
             entry = analyze_path(self.detector, Path(path), every=self.every)
-            rows.append(report_row(entry, (time.perf_counter() - t0) * 1000.0, self.worker))
+            rows.append(report_row(entry, (time.perf_counter() - t0) * 1000.0, self.worker, _peak_rss_mb()))
         return pa.Table.from_pylist(rows, schema=report_schema())
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (Linux reports KiB): a worker that leaks shows it here."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
 
 # ----------------------------------------------------------------------------- the job
@@ -228,7 +235,7 @@ def run_scan(sources: Iterable[str | Path], options: ScanOptions) -> ScanSummary
     if not pending:
         log.info("scan: nothing to do (%d files already in %s)", skipped, options.out)
         return ScanSummary(0, skipped, 0, 0, 0, 0.0, options.out)
-    ray = _init_ray(options.address)
+    ray, started_here = _init_ray(options.address)
     import ray.data
 
     ctx = ray.data.DataContext.get_current()
@@ -248,7 +255,7 @@ def run_scan(sources: Iterable[str | Path], options: ScanOptions) -> ScanSummary
     faces = int(pc.sum(written.column("faces")).as_py() or 0)
     fake_files = int(pc.sum(pc.equal(written.column("label"), "Fake")).as_py() or 0)
     errors = int(written.num_rows - pc.sum(pc.is_null(written.column("error"))).as_py())
-    if not options.address:
+    if started_here:
         ray.shutdown()
     return ScanSummary(written.num_rows, skipped, faces, fake_files, errors, seconds, options.out)
 
@@ -275,13 +282,14 @@ def _this_run(options: ScanOptions, pending: set[str]):
 
 
 def _init_ray(address: str | None):
+    """(ray, whether this call started it): a caller's running instance is used as it is."""
     import ray
 
     if ray.is_initialized():
-        return ray
+        return ray, False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report from an offline machine
     if address:
         ray.init(address=address, log_to_driver=False)
     else:
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
-    return ray
+    return ray, True

@@ -392,6 +392,9 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
                                    limits=limits)
                     live = gr.Image(label="Annotated", type="numpy", interactive=False, format="jpeg", elem_id="webcam-out")
                 readout = gr.Markdown("Press **Record** to start; latency appears here.", elem_id="latency")
+                gr.Markdown("Faster: **[the live page](/live)** sends frames straight to the detector and draws the "
+                            "boxes over your video (several times this tab's frame rate; same server, same limits).",
+                            elem_id="live-link")
                 session = gr.State(None)
                 cam.stream(on_frame, [cam, session], [live, readout, session], stream_every=stream_every,
                            time_limit=time_limit, concurrency_limit=concurrency_limit, api_name="webcam_stream",
@@ -496,6 +499,11 @@ def launch(blocks=None, *, model: Any = None, host: str = DEFAULT_HOST, port: in
     blocks.launch(server_name=host, server_port=port, share=bool(share), max_file_size=max_file_size,
                   prevent_thread_lock=True, quiet=quiet, show_error=False, theme=theme,
                   ssr_mode=False, enable_monitoring=False, inbrowser=False)
+    service = getattr(blocks, "service", None)
+    if service is not None:  # the fast live path: POST /api/frame + the page at /live
+        from deepfake_edge.app.live_api import mount_live_api
+
+        blocks.live_sessions = mount_live_api(blocks.server_app, service, blocks.upload_limits)
     bundle = getattr(blocks, "web_bundle", None)
     if bundle is not None:  # the "In your browser" tab's page, on this same server
         browser_tab.mount_bundle(blocks.server_app, bundle)

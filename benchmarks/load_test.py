@@ -55,7 +55,7 @@ def free_port() -> int:
 
 
 def run_load(model: Path, clients: int, seconds: float, warmup: float, concurrency: int,
-             frames: str = "varied", frame_size: tuple[int, int] = (640, 480)) -> dict:
+             frames: str = "varied", frame_size: tuple[int, int] = (640, 480), endpoint: str = "gradio") -> dict:
     import cv2
 
     from deepfake_edge.app import web
@@ -89,16 +89,32 @@ def run_load(model: Path, clients: int, seconds: float, warmup: float, concurren
     def loop(paths):
         from gradio_client import Client, handle_file
 
-        client = Client(url, verbose=False, httpx_kwargs={"timeout": 120})
+        if endpoint == "gradio":
+            client = Client(url, verbose=False, httpx_kwargs={"timeout": 120})
+
+            def send(path):
+                out = client.predict(handle_file(str(path)), api_name="/frame")
+                if not out or out[0] is None or "total" not in str(out[1]):
+                    raise RuntimeError(f"unexpected answer: {str(out)[:120]}")
+        else:  # the live page's route: the JPEG as the body, boxes back as JSON
+            import httpx
+
+            http = httpx.Client(timeout=120)
+            bodies = {p: Path(p).read_bytes() for p in paths}
+            session = f"load-{id(paths)}"
+
+            def send(path):
+                r = http.post(url + "api/frame", content=bodies[path],
+                              headers={"Content-Type": "image/jpeg", "X-Session": session})
+                if r.status_code != 200 or "faces" not in r.json():
+                    raise RuntimeError(f"HTTP {r.status_code}: {r.text[:120]}")
         barrier.wait()
         sent = 0
         while time.perf_counter() < stop["at"]:
             t0 = time.perf_counter()
             sent += 1
             try:
-                out = client.predict(handle_file(str(paths[sent % len(paths)])), api_name="/frame")
-                if not out or out[0] is None or "total" not in str(out[1]):
-                    raise RuntimeError(f"unexpected answer: {str(out)[:120]}")
+                send(paths[sent % len(paths)])
                 latencies.append((t0, (time.perf_counter() - t0) * 1000.0))
             except Exception as exc:  # noqa: BLE001 - every failure is counted, none may happen
                 errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}")
@@ -139,6 +155,7 @@ def run_load(model: Path, clients: int, seconds: float, warmup: float, concurren
         "dropped": 0,  # the server keeps no frame queue of its own: Gradio's queue paces the stream
         "frames": frames,
         "frame_size": f"{frame_size[0]}x{frame_size[1]}",
+        "endpoint": "Gradio /frame (gradio_client)" if endpoint == "gradio" else "POST /api/frame (the live page's)",
     }
     blocks.service.close()
     return result
@@ -146,7 +163,8 @@ def run_load(model: Path, clients: int, seconds: float, warmup: float, concurren
 
 def to_markdown(r: dict, command: str) -> str:
     return "\n".join([
-        f"### {r['clients']} clients × {r['seconds']:.0f} s, {r['frames']} {r['frame_size']} frames, {r['backend']}",
+        f"### {r['clients']} clients × {r['seconds']:.0f} s, {r['endpoint']}, {r['frames']} {r['frame_size']} frames, "
+        f"{r['backend']}",
         "",
         f"- machine: {machine_summary()}",
         f"- command: `{command}`",
@@ -173,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="append the markdown table to this file")
     ap.add_argument("--frames", choices=("varied", "identical"), default="varied",
                     help="each client's own changing frames, or one identical frame for every client")
+    ap.add_argument("--endpoint", choices=("gradio", "api"), default="gradio",
+                    help="gradio: Gradio's /frame event (the Webcam tab's path); api: POST /api/frame (the /live page's)")
     ap.add_argument("--frame-size", default="640x480", metavar="WxH",
                     help="webcam frame size sent (default 640x480; the app's --webcam-size)")
     args = ap.parse_args(argv)
@@ -181,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     model = args.model
     if model is None:
         model = build_run(Path(tempfile.mkdtemp(prefix="load-run-")), args.arch, args.size, ["onnx"]) / "model.onnx"
-    r = run_load(model, args.clients, args.seconds, args.warmup, args.concurrency, args.frames, frame_size)
+    r = run_load(model, args.clients, args.seconds, args.warmup, args.concurrency, args.frames, frame_size, args.endpoint)
     text = to_markdown(r, "python " + " ".join([Path(sys.argv[0]).as_posix()] + (argv or sys.argv[1:])))
     print(text)
     if args.out:
