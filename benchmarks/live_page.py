@@ -1,7 +1,7 @@
 """The app's /live page in a real browser: frames/s and glass-to-glass latency per tab, 1-8 tabs.
 
-Launches the app in this process on 127.0.0.1 with `--model`, opens N tabs of headless
-Debian Chromium on /live (each its own session), all fed by Chromium's fake camera playing
+Launches the app in this process on 127.0.0.1 with `--model`, opens N headless Debian
+Chromium browsers on /live (each its own process and session), all fed by Chromium's fake camera playing
 a 640x480, 30 frames/s .y4m of a real face (benchmarks/browser_live.py's), presses Start in
 each, and after a warm-up reads each tab's own counters for `--seconds`: processed
 frames/s and glass-to-glass latency (frame grabbed from the video -> JPEG -> POST /api/frame
@@ -43,11 +43,13 @@ def measure(url: str, camera: Path, tabs: int, warmup: float, seconds: float) ->
                                                         release_playwright)
 
     playwright = acquire_playwright(sync_api)
-    browser = playwright.chromium.launch(executable_path=str(find_chromium()), args=[
+    # one browser process per tab: a viewer is a browser of its own, and a background tab of a
+    # shared browser is throttled (its video frame callbacks slow to ~1/s)
+    browsers = [playwright.chromium.launch(executable_path=str(find_chromium()), args=[
         *CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={camera}"])
+        f"--use-file-for-fake-video-capture={camera}"]) for _ in range(tabs)]
     try:
-        pages = [browser.new_context().new_page() for _ in range(tabs)]
+        pages = [b.new_page() for b in browsers]
         for page in pages:
             page.goto(url + "live", wait_until="load")
             page.click("#start")
@@ -59,7 +61,8 @@ def measure(url: str, camera: Path, tabs: int, warmup: float, seconds: float) ->
         time.sleep(seconds)
         return [page.evaluate("() => window.deepfakeEdgeLive.stats()") for page in pages]
     finally:
-        browser.close()
+        for b in browsers:
+            b.close()
         release_playwright()
 
 

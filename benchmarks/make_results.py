@@ -36,9 +36,9 @@ OTHER_RESULTS = (
     ("Flip averaging (`train --flip-average`): AUC and latency with and without it", "flip_average.md",
      "python benchmarks/flip_average.py RUN..."),
     ("Training and input-pipeline throughput", "train_throughput.md", "python benchmarks/train_throughput.py"),
-    ("Web app under load, and the browser's glass-to-glass latency", "load_test.md",
+    ("Web app under load (Gradio's path and POST /api/frame), and the browser's glass-to-glass latency", "load_test.md",
      "python benchmarks/load_test.py"),
-    ("One live frame in the server, stage by stage", "live_profile.md",
+    ("One live frame in the server, stage by stage, per webcam frame size", "live_profile.md",
      "python benchmarks/live_profile.py --model MODEL"),
     ("Explanation heat maps (`detect --explain`): cost per face", "explain_cost.md",
      "python benchmarks/explain_cost.py MODEL..."),
@@ -48,6 +48,10 @@ OTHER_RESULTS = (
      "python benchmarks/data_scaling.py"),
     ("The detector in the browser (`export --formats web`): frames/s and latency inside the page",
      "browser_live.md", "python benchmarks/browser_live.py RUN..."),
+    ("The /live page (server inference, boxes drawn by the page): frames/s and glass-to-glass per tab",
+     "live_page.md", "python benchmarks/live_page.py --model MODEL"),
+    ("scan on Ray Data vs detect; a 1,000,000-row manifest with resume", "scan_throughput.md",
+     "python benchmarks/scan_throughput.py --model MODEL"),
 )
 
 
