@@ -235,7 +235,7 @@ def run_scan(sources: Iterable[str | Path], options: ScanOptions) -> ScanSummary
     if not pending:
         log.info("scan: nothing to do (%d files already in %s)", skipped, options.out)
         return ScanSummary(0, skipped, 0, 0, 0, 0.0, options.out)
-    ray, started_here = _init_ray(options.address)
+    ray, started_here = _init_ray(options.address, options.workers)
     import ray.data
 
     ctx = ray.data.DataContext.get_current()
@@ -281,8 +281,12 @@ def _this_run(options: ScanOptions, pending: set[str]):
     return table.filter(pa.array(mask))
 
 
-def _init_ray(address: str | None):
-    """(ray, whether this call started it): a caller's running instance is used as it is."""
+def _init_ray(address: str | None, workers: int = 1):
+    """(ray, whether this call started it): a caller's running instance is used as it is.
+
+    A local instance gets one logical CPU more than the workers take (at least the
+    machine's cores): the actors hold one CPU each for the whole job, and the tasks that
+    read paths and write the report need one of their own, else the job waits forever."""
     import ray
 
     if ray.is_initialized():
@@ -291,5 +295,6 @@ def _init_ray(address: str | None):
     if address:
         ray.init(address=address, log_to_driver=False)
     else:
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(num_cpus=max(os.cpu_count() or 1, workers + 1), include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
     return ray, True

@@ -1,6 +1,6 @@
 """`deepfake-edge scan` on Ray Data: one row per file, bad files as rows, resumable, manifests.
 
-A local Ray instance (2 CPUs) is started once for the module, as `scan` would start one by
+A local Ray instance (3 logical CPUs: two workers and the read/write tasks) is started once for the module, as `scan` would start one by
 itself; the tiny ONNX model and MediaPipe's face detector run inside the Ray workers.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ pytest.importorskip("ray", reason="the scale extra (ray[data]) is not installed"
 def ray_local():
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
 
