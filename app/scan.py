@@ -59,6 +59,7 @@ class ScanOptions:
     address: str | None = None  # an existing Ray cluster; None: a local instance
     max_files: int | None = None  # at most this many new files in this run
     face_model: str | None = None
+    provider: str = "auto"  # ONNX Runtime execution provider in each worker
     threads: int | None = None  # model runtime threads per worker
     every: int | None = None  # video: every N-th frame (detect's default when None)
 
@@ -160,11 +161,11 @@ def report_row(entry: dict, ms: float, worker: str, rss_mb: float | None = None)
 class FileScanner:
     """A Ray Data actor: opens the detector once, then turns batches of paths into report rows."""
 
-    def __init__(self, model: str, face_model: str | None = None, threads: int | None = None,
-                 every: int | None = None):
+    def __init__(self, model: str, face_model: str | None = None, provider: str = "auto",
+                 threads: int | None = None, every: int | None = None):
         from deepfake_edge.runtime.detector import Detector
 
-        self.detector = Detector.from_path(model, face_model=face_model, threads=threads)
+        self.detector = Detector.from_path(model, face_model=face_model, provider=provider, threads=threads)
         self.every = every
         self.worker = f"{os.uname().nodename}:{os.getpid()}"
 
@@ -244,7 +245,8 @@ def run_scan(sources: Iterable[str | Path], options: ScanOptions) -> ScanSummary
     if dataset.num_blocks() < options.workers * 2:  # enough blocks to keep every worker busy
         dataset = dataset.repartition(max(1, min(len(pending) // options.batch_size, options.workers * 4)))
     scanned = dataset.map_batches(
-        FileScanner, fn_constructor_kwargs={"model": model, "face_model": face_model, "threads": options.threads,
+        FileScanner, fn_constructor_kwargs={"model": model, "face_model": face_model, "provider": options.provider,
+                                            "threads": options.threads,
                                             "every": options.every},
         batch_size=options.batch_size, batch_format="pyarrow", concurrency=options.workers, num_cpus=1)
     options.out.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,8 @@ Rows (the CLI equivalent is in each row's `command`):
   every fake self-blended from XL's reals (the field's cross-manipulation protocol);
 - xl-teacher-sbi-real-only: the same protocol from the ImageNet MobileNetV2;
 - xl-mobilenet-64: the teacher recipe at 64 px, the ImageNet network at the edge latency budget;
-- xl-mobilenet-lite-64: `--recipe edge-imagenet-lite`, that network cut after 14 of its 17 blocks.
+- xl-mobilenet-lite-64: `--recipe edge-imagenet-lite`, that network cut after 14 of its 17 blocks;
+- xl-mobilenet-lite-64-s2: the same with training seed 2 (the seed spread of the edge pick).
 
 Each finished run is exported to ONNX and measured as deployed (`quality.measure_run`):
 Test accuracy / AUC / ECE at the Validation-fitted threshold and temperature, parameters,
@@ -60,6 +61,7 @@ STUDY: dict[str, dict] = {
                              sbi_mask="landmarks"),
     "xl-mobilenet-64": _row("teacher", 26, 12, " --img-size 64", img_size=64),
     "xl-mobilenet-lite-64": _row("edge-imagenet-lite", 26, 12, ""),
+    "xl-mobilenet-lite-64-s2": _row("edge-imagenet-lite", 26, 12, " --seed 2", seed=2),
     "xl-teacher-sbi-real-only": _row("teacher", 20, 12, " --sbi-ratio 1 --sbi-mask landmarks", sbi_ratio=1.0,
                                      sbi_mask="landmarks"),
 }
@@ -122,7 +124,7 @@ def to_markdown(results: dict, meta: dict) -> str:
         "# Detection on dfdc-faces-xl: more faces, an ImageNet teacher, distillation, self-blended fakes",
         "",
         f"Machine: {meta['machine']}. Data: `{meta['data']}` (Train 11,713 + 11,713; Validation and Test the",
-        "same 500 + 500 each as dfdc-faces). Training seed 42; each run's own budget. Every row is trained "
+        "same 500 + 500 each as dfdc-faces). Training seed 42 unless the row name ends in -sN (seed N); each run's own budget. Every row is trained "
         "and measured by `python benchmarks/xl_study.py --rows NAME` (its CLI equivalent is listed below); "
         f"this file was last written by `{meta['command']}` on {meta['date']}.",
         "Test numbers are the exported ONNX model's, at the threshold and temperature fitted on Validation.",

@@ -8,6 +8,8 @@ NEEDS = ("app",)  # pip extras this command needs beyond the base install (runti
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from deepfake_edge.app.commands.arguments import add_face_model, add_provider
+
     parser.add_argument("--model", default=None,
                         help="model file or run folder (default: the demo run runs/demo/run)")
     parser.add_argument("--host", default="127.0.0.1",
@@ -22,10 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "and annotates a quarter of the pixels (benchmarks/results/load_test.md)")
     parser.add_argument("--time-limit", type=float, default=None, metavar="S",
                         help="seconds a webcam stream may run before it must be restarted (default 600)")
-    parser.add_argument("--face-model", default=None, metavar="PATH",
-                        help="MediaPipe face-detector .tflite (default: the one in the user cache)")
-    parser.add_argument("--provider", default="auto",
-                        help="ONNX Runtime execution provider: auto, cpu, cuda, tensorrt (default auto)")
+    add_face_model(parser)
+    add_provider(parser)
     parser.add_argument("--max-file-size", default=None, metavar="SIZE",
                         help="largest upload accepted, e.g. 50mb (default 50mb): Gradio's upload route, inline "
                              "images, live frames and videos alike")

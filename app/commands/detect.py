@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from deepfake_edge.app.commands.arguments import add_detector_kind, add_face_model, add_provider, add_threads
+
     parser.add_argument("paths", nargs="*", metavar="PATH", help="images, videos, or folders of them")
     parser.add_argument("--model", required=True, metavar="MODEL_FILE_OR_RUN_DIR",
                         help="a model file (.onnx, .tflite, .keras, .engine, ...) or a run folder")
@@ -33,11 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument("--fps", type=float, help="videos: analyse N frames per second (default: every frame)")
     parser.add_argument("--top-k", type=int, default=5, help="videos: k of the top-k mean fake score (default 5)")
     parser.add_argument("--webcam", type=int, metavar="N", help="live: camera index N in an OpenCV window")
-    parser.add_argument("--face-model", metavar="PATH", help="MediaPipe face-detector .tflite")
-    parser.add_argument("--detector", choices=("short_range", "full_range"), help="override the contract's detector")
-    parser.add_argument("--provider", choices=("auto", "cpu", "cuda", "tensorrt"), default="auto",
-                        help="ONNX Runtime execution provider (default auto: TensorRT -> CUDA -> CPU)")
-    parser.add_argument("--threads", type=int, help="CPU threads for the model runtime")
+    add_face_model(parser)
+    add_detector_kind(parser, "override the contract's face detector")
+    add_provider(parser)
+    add_threads(parser)
 
 
 def expand_inputs(paths: list[str]) -> tuple[list[Path], list[dict]]:

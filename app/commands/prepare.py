@@ -8,6 +8,8 @@ NEEDS = ()  # pip extras this command needs beyond the base install (runtime/ext
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from deepfake_edge.app.commands.arguments import add_detector_kind, add_face_model
+
     parser.add_argument("raw_dir", metavar="RAW_DIR", help="RAW_DIR/{Real,Fake}/... or RAW_DIR/{Train,Validation,Test}/{Real,Fake}")
     parser.add_argument("out_dir", metavar="OUT_DIR", help="where the Train|Validation|Test / Real|Fake crops go")
     parser.add_argument("--size", type=int, default=256, help="side of the saved crops in pixels; 0 keeps native size (default 256)")
@@ -15,14 +17,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--margin", type=float, help="face margin, fraction of the face's larger side (default 0.25)")
     parser.add_argument("--min-confidence", type=float, help="minimum face-detector confidence (default 0.5)")
     parser.add_argument("--min-face", type=int, help="minimum face size in pixels (default 20)")
-    parser.add_argument("--detector", choices=("short_range", "full_range"), help="MediaPipe detector (default short_range)")
+    add_detector_kind(parser, "MediaPipe face detector (default short_range)")
     sampling = parser.add_mutually_exclusive_group()
     sampling.add_argument("--every", type=int, help="videos: keep every Nth frame")
     sampling.add_argument("--fps", type=float, default=1.0, help="videos: frames kept per second (default 1)")
     parser.add_argument("--all-faces", action="store_true", help="keep every face, not only the largest")
     parser.add_argument("--val-fraction", type=float, default=0.15)
     parser.add_argument("--test-fraction", type=float, default=0.15)
-    parser.add_argument("--face-model", metavar="PATH", help="MediaPipe face-detector .tflite")
+    add_face_model(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,8 @@ NEEDS = ("scale",)  # pip extras this command needs beyond the base install (run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from deepfake_edge.app.commands.arguments import add_face_model, add_provider, add_threads
+
     parser.add_argument("sources", nargs="+", metavar="SOURCE",
                         help="image/video files, folders (walked recursively), or manifests (.csv / .parquet with a "
                              "`path` column, .txt one path per line)")
@@ -23,8 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="an existing Ray cluster (e.g. ray://head:10001 or auto); default: a local instance")
     parser.add_argument("--max-files", type=int, default=None, metavar="N",
                         help="scan at most N new files in this run (the rest on the next, resumed, run)")
-    parser.add_argument("--face-model", default=None, metavar="PATH", help="MediaPipe face-detector .tflite")
-    parser.add_argument("--threads", type=int, default=None, help="model runtime threads per worker")
+    add_face_model(parser)
+    add_provider(parser)
+    add_threads(parser, per=" in each worker")
     parser.add_argument("--every", type=int, default=None, metavar="N", help="videos: analyse every N-th frame")
 
 
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = ScanOptions(model=args.model, out=Path(args.out), report_format=args.report_format,
                           workers=args.workers, batch_size=args.batch_size, address=args.address,
-                          max_files=args.max_files, face_model=args.face_model, threads=args.threads,
+                          max_files=args.max_files, face_model=args.face_model, provider=args.provider, threads=args.threads,
                           every=args.every)
     summary = run_scan(args.sources, options)
     print(summary.text())

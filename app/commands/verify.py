@@ -18,6 +18,8 @@ NEEDS = ("train",)  # pip extras this command needs beyond the base install (run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from deepfake_edge.app.commands.arguments import add_provider
+
     from deepfake_edge.export.verify import Tolerances
 
     d = Tolerances()
@@ -28,8 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-per-class", type=int, metavar="N", help="seeded sample of N images per class")
     parser.add_argument("--strict", action="store_true",
                         help="exit 3 when a format asked for (or present) could not be checked on this machine")
-    parser.add_argument("--provider", choices=("auto", "cpu", "cuda", "tensorrt"), default="cpu",
-                        help="ONNX Runtime execution provider for .onnx artifacts (default cpu)")
+    add_provider(parser, default="cpu", applies_to=".onnx artifacts")
     tol = parser.add_argument_group("tolerances")
     tol.add_argument("--fp32-max-diff", type=float, default=d.fp32_max_diff, help=f"FP32: max |Δp| (default {d.fp32_max_diff:g})")
     tol.add_argument("--fp32-min-agreement", type=float, default=d.fp32_min_agreement,

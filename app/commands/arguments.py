@@ -1,0 +1,34 @@
+"""CLI arguments several commands share, declared once (choices come from the runtime's tables)."""
+from __future__ import annotations
+
+import argparse
+
+PROVIDER_CHOICES = ("auto", "cpu", "cuda", "tensorrt")  # "auto": TensorRT -> CUDA -> CPU, what is installed
+
+
+def add_provider(parser: argparse.ArgumentParser, default: str = "auto", applies_to: str = "the model") -> None:
+    """`--provider`: the ONNX Runtime execution provider for `applies_to` (aliases of
+    runtime.backends.onnxruntime.PROVIDER_ALIASES, plus auto)."""
+    from deepfake_edge.runtime.backends.onnxruntime import PROVIDER_ALIASES
+
+    assert set(PROVIDER_CHOICES) - {"auto"} <= set(PROVIDER_ALIASES), "a provider choice without an alias"
+    parser.add_argument("--provider", choices=PROVIDER_CHOICES, default=default,
+                        help=f"ONNX Runtime execution provider for {applies_to} (default {default}; "
+                             "auto: TensorRT -> CUDA -> CPU, whichever is installed)")
+
+
+def add_face_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--face-model", default=None, metavar="PATH",
+                        help="MediaPipe face-detector .tflite (default: the one in the user cache)")
+
+
+def add_threads(parser: argparse.ArgumentParser, per: str = "") -> None:
+    parser.add_argument("--threads", type=int, default=None,
+                        help=f"CPU threads for the model runtime{per} (default: the runtime's own)")
+
+
+def add_detector_kind(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """`--detector`: MediaPipe's short- or full-range face detector (runtime.faces.DETECTOR_KINDS)."""
+    from deepfake_edge.runtime.faces import DETECTOR_KINDS
+
+    parser.add_argument("--detector", choices=DETECTOR_KINDS, help=help_text)
