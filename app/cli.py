@@ -58,9 +58,12 @@ def _add_unavailable(sub, name: str, exc: ImportError) -> None:
     p = sub.add_parser(name, help=f"[{why}]", description=why, add_help=True)
 
     def run(_args, _missing=missing):
-        from deepfake_edge.runtime.errors import MissingExtraError
+        from deepfake_edge.runtime.errors import DeepfakeEdgeError, MissingExtraError
         from deepfake_edge.runtime.extras import extra_for_module
 
+        if _missing.split(".")[0] == "deepfake_edge":  # our own module: the install is stale, not an extra
+            raise DeepfakeEdgeError(f"deepfake-edge {name}: the installed package lacks its module {_missing} "
+                                    "(a stale install: reinstall it, e.g. `make setup` or `pip install .`)")
         raise MissingExtraError(_missing, extra_for_module(_missing), f"deepfake-edge {name}")
 
     p.set_defaults(_run=run, _unavailable=True)

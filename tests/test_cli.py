@@ -64,3 +64,22 @@ def test_a_command_whose_import_fails_breaks_only_itself(monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("deepfake-edge app: error:") and "'gradio'" in err and "\n" not in err
     assert cli.main(["weights", "--list"]) == 0  # the other commands still work
+
+
+def test_a_module_of_our_own_missing_says_the_install_is_stale(monkeypatch, capsys):
+    """A strict editable install made before a module was added lacks it: say so, not 'pip install <module>'."""
+    import importlib
+
+    from deepfake_edge.app import cli
+
+    real_import = importlib.import_module
+
+    def stale(name, *args, **kwargs):
+        if name == "deepfake_edge.app.commands.scan":
+            raise ImportError("No module named 'deepfake_edge.app.scan'", name="deepfake_edge.app.scan")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", stale)
+    assert cli.main(["scan", "x", "--model", "m", "--out", "o"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "lacks its module deepfake_edge.app.scan" in err and "make setup" in err and "pip install deepfake_edge" not in err
