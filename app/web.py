@@ -170,8 +170,9 @@ class DetectorService:
         width = max(o.shape[1] for o in overlays)
         return np.concatenate([np.pad(o, ((0, 0), (0, width - o.shape[1]), (0, 0))) for o in overlays], axis=0)
 
-    def analyze_video(self, path: str | Path, *, samples: int = VIDEO_SAMPLES):
-        """(VideoResult, annotated RGB of its most suspicious sampled frame or None).
+    def analyze_video(self, path: str | Path, *, samples: int = VIDEO_SAMPLES, explain: bool = False):
+        """(VideoResult, annotated RGB of its most suspicious sampled frame or None, and with
+        `explain` the occlusion heat maps of that frame's faces or None).
 
         The lock is taken per frame, not for the whole video, so live webcam frames from
         other tabs keep being served while a long video is analysed.
@@ -185,8 +186,10 @@ class DetectorService:
         target = max(scored, key=lambda fr: fr.max_fake).index if scored else report.frames[0].index
         for index, _, rgb in iter_frames(path, every=every):
             if index == target:
-                return report, _annotate(rgb, detector.detect(rgb))
-        return report, None
+                result = detector.detect(rgb)
+                why = self.explain(rgb, result) if explain and result.faces else None
+                return report, _annotate(rgb, result), why
+        return report, None, None
 
     def close(self) -> None:
         with self._lock:
@@ -347,18 +350,19 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
         return (served.image(_annotate(rgb, result), "annotated"), score_rows(result), verdict_line(result),
                 served.image(why, "explain") if why is not None else None)
 
-    def on_video(path):
+    def on_video(path, explain=False):
         if not path:
-            return None, None, "Upload a video first."
+            return None, None, "Upload a video first.", None
         try:
             check_video_upload(path, limits)
-            report, frame = service.analyze_video(path)
+            report, frame, why = service.analyze_video(path, explain=bool(explain))
             plot = _plot_video(report, served)
         except DeepfakeEdgeError as exc:
             msg = _one_line(exc)
             gr.Warning(msg)
-            return None, None, f"⚠️ {msg}"
-        return (served.image(frame, "suspicious-frame") if frame is not None else None), plot, _video_verdict(report)
+            return None, None, f"⚠️ {msg}", None
+        return ((served.image(frame, "suspicious-frame") if frame is not None else None), plot, _video_verdict(report),
+                served.image(why, "video-why") if why is not None else None)
 
     def on_pick(path):
         if not path:
@@ -429,9 +433,15 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
                     vid_frame = gr.Image(label="Most suspicious sampled frame", type="numpy", interactive=False)
                 vid_status = gr.Markdown(elem_id="video-status")
                 vid_plot = gr.Image(label="Fake probability over time", type="filepath", interactive=False)
-                vid_btn = gr.Button("Analyse video", variant="primary")
-                vid_btn.click(on_video, vid_in, [vid_frame, vid_plot, vid_status], api_name="video",
-                              concurrency_limit=concurrency_limit)
+                with gr.Row():
+                    vid_explain = gr.Checkbox(False, label="Explain: heat map of what drove the scores on the most "
+                                                           "suspicious frame (occlusion, ~50 model calls per face)")
+                    vid_btn = gr.Button("Analyse video", variant="primary")
+                vid_why = gr.Image(label="Why: the most suspicious frame's faces beside the regions that raised "
+                                         "their fake probability", type="filepath", interactive=False,
+                                   elem_id="video-why")
+                vid_btn.click(on_video, [vid_in, vid_explain], [vid_frame, vid_plot, vid_status, vid_why],
+                              api_name="video", concurrency_limit=concurrency_limit)
         picker.change(on_pick, picker, [runtime_line, picker], api_name=False)
     blocks.service = service
     blocks.upload_limits = limits

@@ -155,7 +155,7 @@ def test_the_app_answers_every_bad_upload_in_one_line_naming_it(tmp_path):
             assert "/tmp" not in status and "Traceback" not in status, status  # no server paths
         for name in ("text named .mp4", "truncated video header"):
             path = corpus[name]
-            status = client.predict(handle_file(str(path)), api_name="/video")[2]
+            status = client.predict(handle_file(str(path)), False, api_name="/video")[2]
             assert path.name in status and "cannot open as a video" in status and "/tmp" not in status, status
         good = tmp_path / "face.jpg"  # and the app still serves
         cv2.imwrite(str(good), cv2.cvtColor(grace_hopper(), cv2.COLOR_RGB2BGR))

@@ -210,10 +210,12 @@ def write_face_video(path: Path, n_face: int = 12, n_blank: int = 6, fps: float 
     return path
 
 
-def call_video(client, path):
+def call_video(client, path, explain=False):
+    """(most suspicious frame, timeline plot, status line); with `explain`, also the heat maps."""
     from gradio_client import handle_file
 
-    return client.predict(handle_file(str(path)), api_name="/video")
+    out = client.predict(handle_file(str(path)), explain, api_name="/video")
+    return out if explain else out[:3]
 
 
 def test_video_gives_verdict_plot_and_annotated_frame(client, tmp_path):
@@ -227,6 +229,15 @@ def test_video_gives_verdict_plot_and_annotated_frame(client, tmp_path):
     assert annotated.shape[:2] == (300, 256)
     plain = cv2.resize(cv2.imread(str(grace_hopper_path())), (256, 300))
     assert np.abs(annotated.astype(int) - plain.astype(int)).max() > 100, "the summary frame carries no box"
+
+
+def test_video_tab_explains_the_most_suspicious_frame_on_request(client, tmp_path):
+    video = write_face_video(tmp_path / "clip.mp4")
+    frame, plot, status, why = call_video(client, video, explain=True)
+    assert why is not None and status.startswith("Video verdict")
+    heat, annotated = cv2.imread(why), cv2.imread(frame)
+    assert heat.shape[1] > heat.shape[0] and heat.shape[0] < annotated.shape[0]  # the face crop beside its heat map
+    assert len(call_video(client, video, explain=True)) == 4 and call_video(client, video)[2] == status
 
 
 def test_unreadable_video_gives_a_message(client, tmp_path):
@@ -290,8 +301,8 @@ def test_live_frames_are_served_while_a_video_is_analysed(paused_video):
     assert worker.is_alive()  # the video is still paused half way
     release.set()
     worker.join(30)
-    report, annotated = outcome["report"]
-    assert len(report.frames) == 18 and annotated is not None and "error" not in outcome
+    report, annotated, why = outcome["report"]
+    assert len(report.frames) == 18 and annotated is not None and why is None and "error" not in outcome
 
 
 def test_switching_model_mid_video_ends_that_analysis_with_a_message(paused_video, tmp_path):
