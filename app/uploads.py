@@ -146,3 +146,45 @@ def RawImage(*args, limits: UploadLimits = UploadLimits(), **kwargs):  # noqa: N
     component = raw_image_class()(*args, **kwargs)
     component.upload_limits = limits
     return component
+
+
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around one file
+
+
+def request_size_guard(app, max_bytes: int):
+    """ASGI wrapper: no request body may exceed `max_bytes` in all, whatever it carries.
+
+    Gradio checks each uploaded FILE against `max_file_size`, but one multipart request
+    may carry many files, and a queue request any amount of inline JSON; this caps the
+    whole request (the app uses twice the upload limit: one upload inline as base64 still
+    fits, and gets its own one-line message), the same number for every route
+    (uploads, the queue's JSON with inline data URLs, /api/frame). A declared
+    Content-Length above the cap is refused at once with 413 and one line; a body without
+    one is counted as it arrives and cut off (the route sees the client disconnect).
+    """
+    async def guarded(scope, receive, send):
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            message = (f"request of {int(declared) / 2**20:.1f} MB is above the {max_bytes / 2**20:.1f} MB "
+                       "limit per request").encode()
+            await send({"type": "http.response.start", "status": 413,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                    (b"content-length", str(len(message)).encode())]})
+            await send({"type": "http.response.body", "body": message})
+            return
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > max_bytes:
+                    return {"type": "http.disconnect"}
+            return message
+
+        return await app(scope, counted, send)
+
+    return guarded

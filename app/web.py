@@ -509,6 +509,14 @@ def launch(blocks=None, *, model: Any = None, host: str = DEFAULT_HOST, port: in
     blocks.launch(server_name=host, server_port=port, share=bool(share), max_file_size=max_file_size,
                   prevent_thread_lock=True, quiet=quiet, show_error=False, theme=theme,
                   ssr_mode=False, enable_monitoring=False, inbrowser=False)
+    if limits is not None:  # one cap on every request's whole body (Gradio caps each file only)
+        from deepfake_edge.app.uploads import MULTIPART_OVERHEAD, request_size_guard
+
+        app = blocks.server_app
+        stack = app.middleware_stack or app.build_middleware_stack()
+        # twice the upload limit: room for one upload sent inline as base64 (4/3 of its size),
+        # whose own check then answers with the page's one-line message
+        app.middleware_stack = request_size_guard(stack, 2 * limits.max_bytes + MULTIPART_OVERHEAD)
     service = getattr(blocks, "service", None)
     if service is not None:  # the fast live path: POST /api/frame + the page at /live
         from deepfake_edge.app.live_api import mount_live_api

@@ -469,3 +469,25 @@ def test_the_page_asks_the_camera_for_the_configured_size(tiny_run):
     for bad in ("320", "axb", "10x10"):
         with pytest.raises(InputError, match="--webcam-size"):
             web.parse_webcam_size(bad)
+
+
+def test_one_request_cannot_carry_more_than_the_upload_limit_in_all(served):
+    """Gradio caps each file; the app caps the whole request (many files, or one huge JSON body)."""
+    import httpx
+
+    url, blocks = served
+    part = b"\xff\xd8" + bytes(1024 * 1024)  # 1 MB each: every file under the 2 MB limit
+    many = [("files", (f"f{k}.jpg", part, "image/jpeg")) for k in range(5)]
+    r = httpx.post(url + "gradio_api/upload", files=many, timeout=60)
+    assert r.status_code == 413 and "above the 4.1 MB limit per request" in r.text and "\n" not in r.text
+    r = httpx.post(url + "gradio_api/upload", files=many[:1], timeout=60)
+    assert r.status_code == 200 and len(r.json()) == 1  # one file under the limit still uploads
+
+    def endless():  # no Content-Length: counted as it arrives, cut off past the limit
+        for _ in range(12):
+            yield bytes(512 * 1024)
+
+    r = httpx.post(url + "gradio_api/queue/join", content=endless(), timeout=60,
+                   headers={"content-type": "application/json"})
+    assert r.status_code >= 400
+    assert httpx.get(url + "config", timeout=60).status_code == 200  # and the app keeps serving
