@@ -136,7 +136,7 @@ class Detector:
         probs = self.backend.predict(batch)  # an empty batch returns (0, 2) without calling the runtime
         infer_ms = (time.perf_counter() - t0) * 1000.0 if len(batch) else 0.0
         p_fake = fake_probability(probs, self.contract)
-        labels = labels_for(p_fake, self.contract)
+        labels = labels_for(p_fake, self.contract.threshold)
         total_ms = (time.perf_counter() - t_start) * 1000.0
 
         results = []

@@ -73,7 +73,7 @@ def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def labels_for(fake_probs: np.ndarray, threshold: float | ModelContract) -> list[str]:
-    """"Fake" where the fake probability reaches `threshold` (a number, or a contract's), else "Real"."""
-    t = threshold.threshold if isinstance(threshold, ModelContract) else float(threshold)
+def labels_for(fake_probs: np.ndarray, threshold: float) -> list[str]:
+    """"Fake" where the fake probability reaches `threshold` (the contract's `threshold`), else "Real"."""
+    t = float(threshold)
     return ["Fake" if p >= t else "Real" for p in np.asarray(fake_probs)]

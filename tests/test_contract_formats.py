@@ -89,8 +89,8 @@ def test_fake_probability_uses_class_order_and_temperature():
     soft = fake_probability(probs, c.with_(temperature=2.0))
     # T=2 pulls towards 0.5 but keeps the order: sqrt(.9)/(sqrt(.9)+sqrt(.1)) = 0.75
     np.testing.assert_allclose(soft[0], 0.75, atol=1e-9)
-    assert labels_for(np.array([0.5, 0.49]), c) == ["Fake", "Real"]
-    assert labels_for(np.array([0.5, 0.49]), c.with_(threshold=0.45)) == ["Fake", "Fake"]
+    assert labels_for(np.array([0.5, 0.49]), c.threshold) == ["Fake", "Real"]
+    assert labels_for(np.array([0.5, 0.49]), c.with_(threshold=0.45).threshold) == ["Fake", "Fake"]
 
 
 def test_format_table_picks_longest_suffix_and_rejects_unknown(tmp_path):

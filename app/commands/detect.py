@@ -224,7 +224,7 @@ def _detect_video(detector, path: Path, out_dir: Path | None, names: OutputNames
         for f in fr.faces:
             last_box[f["track"]] = f["box"]
     tracks = sorted((tid, t) for tid, t in result.tracks.items() if t.get("kept", True))
-    labels = labels_for([t["mean_fake_probability"] for _, t in tracks], detector.contract)
+    labels = labels_for([t["mean_fake_probability"] for _, t in tracks], detector.contract.threshold)
     faces = [{"track": tid, "box": last_box[tid], "fake_probability": t["mean_fake_probability"],
               "label": label, "frames": t["frames"]} for (tid, t), label in zip(tracks, labels)]
     rejected = [{"track": tid, "box": last_box[tid], "frames": t["frames"], "why": t["why"]}
