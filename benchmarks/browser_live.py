@@ -65,14 +65,12 @@ def measure(bundle: Path, camera: Path, query: dict, warmup: float, seconds: flo
 
     from playwright import sync_api
 
-    from deepfake_edge.runtime.backends.browser import (CHROMIUM_ARGS, acquire_playwright, find_chromium,
+    from deepfake_edge.runtime.backends.browser import (acquire_playwright, fake_camera_args, find_chromium,
                                                         load_bundle_server, release_playwright)
 
     server, url = load_bundle_server(bundle).serve_in_background(bundle)
     playwright = acquire_playwright(sync_api)
-    browser = playwright.chromium.launch(executable_path=str(find_chromium()), args=[
-        *CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={camera}"])
+    browser = playwright.chromium.launch(executable_path=str(find_chromium()), args=fake_camera_args(camera))
     try:
         page = browser.new_page()
         page.goto(url + "index.html" + (f"?{urlencode(query)}" if query else ""), wait_until="load")

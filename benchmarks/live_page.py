@@ -39,15 +39,14 @@ def free_port() -> int:
 def measure(url: str, camera: Path, tabs: int, warmup: float, seconds: float) -> list[dict]:
     from playwright import sync_api
 
-    from deepfake_edge.runtime.backends.browser import (CHROMIUM_ARGS, acquire_playwright, find_chromium,
+    from deepfake_edge.runtime.backends.browser import (acquire_playwright, fake_camera_args, find_chromium,
                                                         release_playwright)
 
     playwright = acquire_playwright(sync_api)
     # one browser process per tab: a viewer is a browser of its own, and a background tab of a
     # shared browser is throttled (its video frame callbacks slow to ~1/s)
-    browsers = [playwright.chromium.launch(executable_path=str(find_chromium()), args=[
-        *CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={camera}"]) for _ in range(tabs)]
+    browsers = [playwright.chromium.launch(executable_path=str(find_chromium()), args=fake_camera_args(camera))
+                for _ in range(tabs)]
     try:
         pages = [b.new_page() for b in browsers]
         for page in pages:

@@ -130,10 +130,9 @@ def test_webcam_stream_in_chromium(tiny_run, tmp_path):
     web.launch(blocks, port=free_port(), prevent_thread_lock=True, quiet=True)
     service = blocks.service
     url = f"http://127.0.0.1:{blocks.server_port}/"
-    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={y4m}"]
+    from deepfake_edge.runtime.backends.browser import fake_camera_args
+
+    args = fake_camera_args(y4m)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(chromium), args=args)

@@ -90,16 +90,14 @@ def test_sessions_are_bounded():
 def test_the_live_page_draws_the_servers_boxes_at_a_high_frame_rate(app_url, tmp_path):
     from playwright import sync_api
 
-    from deepfake_edge.runtime.backends.browser import CHROMIUM_ARGS, acquire_playwright, release_playwright
+    from deepfake_edge.runtime.backends.browser import acquire_playwright, fake_camera_args, release_playwright
 
     chromium_or_skip()
     url, blocks = app_url
     y4m = tmp_path / "face.y4m"
     write_face_y4m(y4m, frames=15)
     p = acquire_playwright(sync_api)
-    browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-        *CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={y4m}"])
+    browser = p.chromium.launch(executable_path=str(CHROMIUM), args=fake_camera_args(y4m))
     try:
         page = browser.new_page()
         page.goto(url + "live", wait_until="load")

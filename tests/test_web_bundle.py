@@ -210,16 +210,14 @@ def test_the_live_page_boxes_faces_from_the_camera(bundle, tmp_path):
     """The page as a viewer opens it: serve.py, the fake camera, Start; frames are counted."""
     from playwright import sync_api
 
-    from deepfake_edge.runtime.backends.browser import (CHROMIUM_ARGS, acquire_playwright, load_bundle_server,
+    from deepfake_edge.runtime.backends.browser import (acquire_playwright, fake_camera_args, load_bundle_server,
                                                         release_playwright)
 
     y4m = tmp_path / "face.y4m"
     write_face_y4m(y4m, frames=15)
     server, url = load_bundle_server(bundle).serve_in_background(bundle)
     p = acquire_playwright(sync_api)  # shared with the `page` fixture's backend, if open
-    browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-        *CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={y4m}"])
+    browser = p.chromium.launch(executable_path=str(CHROMIUM), args=fake_camera_args(y4m))
     try:
         page = browser.new_page()
         page.goto(url + "index.html", wait_until="load")

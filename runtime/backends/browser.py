@@ -32,6 +32,13 @@ CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
 READY_TIMEOUT_MS = 120_000
 
+
+def fake_camera_args(y4m) -> list[str]:
+    """CHROMIUM_ARGS plus Chromium's fake camera playing `y4m` (granted without a prompt):
+    how the tests and the benchmarks give a page a webcam."""
+    return [*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={y4m}"]
+
 CLASSIFY_JS = """async ([b64, n]) => {
   const bin = atob(b64), bytes = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
