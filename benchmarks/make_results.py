@@ -50,6 +50,8 @@ OTHER_RESULTS = (
      "browser_live.md", "python benchmarks/browser_live.py RUN..."),
     ("The /live page (server inference, boxes drawn by the page): frames/s and glass-to-glass per tab",
      "live_page.md", "python benchmarks/live_page.py --model MODEL"),
+    ("The app server's own memory under 8 clients (clients in another process)", "server_memory.md",
+     "python benchmarks/server_memory.py --model MODEL"),
     ("scan on Ray Data vs detect; a 1,000,000-row manifest with resume", "scan_throughput.md",
      "python benchmarks/scan_throughput.py --model MODEL"),
 )
