@@ -165,7 +165,10 @@ class FileScanner:
                  threads: int | None = None, every: int | None = None):
         from deepfake_edge.runtime.detector import Detector
 
-        self.detector = Detector.from_path(model, face_model=face_model, provider=provider, threads=threads)
+        from deepfake_edge.runtime.backends.options import BackendOptions
+
+        self.detector = Detector.from_path(model, BackendOptions.of(provider=provider, threads=threads),
+                                           face_model=face_model)
         self.every = every
         self.worker = f"{os.uname().nodename}:{os.getpid()}"
 

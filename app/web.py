@@ -34,6 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
+from deepfake_edge.runtime.backends.options import BackendOptions  # noqa: E402
 from deepfake_edge.runtime.errors import DeepfakeEdgeError, InputError, ModelFileError  # noqa: E402
 from deepfake_edge.runtime.formats import FORMATS, artifact_path, format_for_path, resolve_model_path  # noqa: E402
 from deepfake_edge.runtime.io import first_line as _one_line  # noqa: E402 - the one-line error text
@@ -116,11 +117,10 @@ class DetectorService:
     """
 
     def __init__(self, detector_or_model: Any, *, face_model: str | Path | None = None,
-                 provider: str = "auto", threads: int | None = None):
+                 backend_options: BackendOptions | None = None):
         self._lock = threading.Lock()
         self.face_model = face_model
-        self.provider = provider
-        self.threads = threads
+        self.backend_options = backend_options
         self.frames_processed = 0  # webcam frames run through the detector (tests and the load test read it)
         # (start, end) wall-clock seconds of recent live frames: how the browser test pairs a
         # frame the browser sent with the annotated frame it showed (glass-to-glass latency).
@@ -135,7 +135,7 @@ class DetectorService:
     def _open(self, path: str | Path):
         from deepfake_edge.runtime.detector import Detector
 
-        return Detector.from_path(path, face_model=self.face_model, provider=self.provider, threads=self.threads)
+        return Detector.from_path(path, self.backend_options, face_model=self.face_model)
 
     @property
     def description(self) -> str:
@@ -281,8 +281,8 @@ def verdict_line(result) -> str:
 
 
 # -- the page --------------------------------------------------------------------------
-def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = None, provider: str = "auto",
-              threads: int | None = None, stream_every: float = DEFAULT_STREAM_EVERY,
+def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = None,
+              backend_options: BackendOptions | None = None, stream_every: float = DEFAULT_STREAM_EVERY,
               webcam_size: tuple[int, int] = DEFAULT_WEBCAM_SIZE,
               time_limit: float | None = DEFAULT_TIME_LIMIT, max_pixels: int = DEFAULT_MAX_PIXELS,
               demo: bool | None = None, concurrency_limit: int = 1, max_bytes: int = DEFAULT_MAX_BYTES):
@@ -307,7 +307,7 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
     if detector_or_model is None:
         detector_or_model = default_model()
         demo = True if demo is None else demo
-    service = DetectorService(detector_or_model, face_model=face_model, provider=provider, threads=threads)
+    service = DetectorService(detector_or_model, face_model=face_model, backend_options=backend_options)
     demo = bool(demo) if demo is not None else _is_demo(service.model_path)
     choices = models_in_run(service.model_path) if service.model_path else []
     web_bundle = browser_tab.bundle_for(service.model_path)

@@ -44,7 +44,7 @@ def main(argv=None) -> int:
             one = preprocess_batch([crop], backend.contract)
             plain = measure(lambda: backend.predict(one), warmup=5, min_runs=30, min_seconds=args.seconds / 3)
             heat = measure(lambda: occlusion_map(backend, crop), warmup=2, min_runs=10, min_seconds=args.seconds)
-            rows.append((model, backend.provider, plain.p50_ms, heat.p50_ms, heat.p95_ms))
+            rows.append((model, backend.describe(), plain.p50_ms, heat.p50_ms, heat.p95_ms))
     lines = ["# Explanation cost: occlusion heat map per face", "",
              f"Machine: {machine_info()}. Made by `python benchmarks/explain_cost.py "
              f"{' '.join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))}` on "

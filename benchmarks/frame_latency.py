@@ -48,10 +48,11 @@ def build_run(run_dir: Path, arch: str, size: int, formats: list[str]) -> Path:
 
 def measure_format(model_path: Path, frame: np.ndarray, face_model: str | None, min_runs: int, min_seconds: float,
                    threads: int | None) -> dict:
+    from deepfake_edge.runtime.backends.options import BackendOptions
     from deepfake_edge.runtime.detector import Detector
     from deepfake_edge.runtime.profile import summarize
 
-    with Detector.from_path(model_path, face_model=face_model, threads=threads) as det:
+    with Detector.from_path(model_path, BackendOptions.of(threads=threads), face_model=face_model) as det:
         for _ in range(5):
             det.detect(frame)
         samples = {s: [] for s in STAGES}

@@ -130,7 +130,7 @@ def measure_run(run: Path, data: Path, *, robustness: bool = True, latency_secon
     # The deployed artifact is what gets evaluated (the export step checks parity with Keras).
     metrics = evaluate_run(onnx.path, data, "Test", robustness=robustness, out_dir=run / "eval")
     rows = json.loads((run / "eval" / "robustness.json").read_text()) if robustness else []
-    with open_backend(onnx.path, contract=contract, threads=None) as backend:
+    with open_backend(onnx.path, contract=contract) as backend:
         x = np.random.default_rng(0).random((1, contract.input_size, contract.input_size, 3), np.float32)
         lat = measure(lambda: backend.predict(x), warmup=10, min_runs=50, min_seconds=latency_seconds)
     t = contract.training

@@ -17,15 +17,17 @@ from typing import Iterator
 
 import numpy as np
 
+from deepfake_edge.runtime.backends.options import BackendOptions
 from deepfake_edge.runtime.contract import ModelContract, sidecar_path
 from deepfake_edge.runtime.errors import InputError, ModelFileError
-from deepfake_edge.runtime.formats import Format, artifact_path, get_format
+from deepfake_edge.runtime.formats import REFERENCE, Format, artifact_path, get_format
 from deepfake_edge.runtime.io import first_line  # noqa: F401 - the one-line error text, used by the steps
 from deepfake_edge.runtime.io import write_text_atomically as write_text_atomic  # noqa: F401
 
 log = logging.getLogger(__name__)
 
-KERAS_FILENAME = "model.keras"
+KERAS_FILENAME = REFERENCE.filename
+CPU_CHECK = BackendOptions(provider="cpu")  # export checks run the ONNX files on the CPU provider
 
 # Largest |Δ fake probability| an export step accepts on its few check inputs. Loose on
 # purpose for reduced precision: `deepfake-edge verify` applies the real tolerances on a
@@ -116,7 +118,7 @@ def keras_reference(model, batch: np.ndarray) -> np.ndarray:
 
 
 def check_against_keras(artifact: Path, contract: ModelContract, reference_probs: np.ndarray,
-                        batch: np.ndarray, **backend_options) -> float:
+                        batch: np.ndarray, options: BackendOptions | None = None) -> float:
     """Reload `artifact` through its runtime backend and compare with Keras; returns max |Δp|.
 
     Raises ModelFileError naming the artifact and the figure when the difference is
@@ -125,7 +127,7 @@ def check_against_keras(artifact: Path, contract: ModelContract, reference_probs
     from deepfake_edge.runtime.backends import open_backend
     from deepfake_edge.runtime.preprocess import fake_probability
 
-    with open_backend(artifact, contract=contract, **backend_options) as backend:
+    with open_backend(artifact, options, contract=contract) as backend:
         probs = backend.predict(batch)
     if not np.all(np.isfinite(probs)):
         raise ModelFileError(f"{artifact}: produces non-finite outputs on the check inputs")
@@ -141,20 +143,20 @@ def check_against_keras(artifact: Path, contract: ModelContract, reference_probs
 
 
 def finish(run_dir: Path, fmt_name: str, artifact: Path, contract: ModelContract, model, data,
-           **backend_options) -> Path:
+           options: BackendOptions | None = None) -> Path:
     """Write the sidecar, then reload and check the artifact against Keras; returns its path.
 
     An artifact that fails (or cannot run) its check is removed with its sidecar, so
     verify, detect and the app never pick up a conversion known to be broken.
     """
     write_sidecar(artifact, contract)
-    checked(artifact, lambda: _check(artifact, contract, model, data, backend_options))
+    checked(artifact, lambda: _check(artifact, contract, model, data, options))
     return artifact
 
 
-def _check(artifact: Path, contract: ModelContract, model, data, backend_options: dict) -> None:
+def _check(artifact: Path, contract: ModelContract, model, data, options: BackendOptions | None) -> None:
     batch = check_inputs(contract, data)
-    check_against_keras(artifact, contract, keras_reference(model, batch), batch, **backend_options)
+    check_against_keras(artifact, contract, keras_reference(model, batch), batch, options)
 
 
 def checked(artifact: Path, check) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from deepfake_edge.export.common import (
+    CPU_CHECK,
     first_line,
     artifact_contract,
     check_inputs,
@@ -115,7 +116,7 @@ def export_onnx(run_dir: Path, contract: ModelContract, *, data: Path | None = N
     proto.producer_name = "deepfake-edge"
     embed_contract(proto, stamped)
     save_onnx(proto, final)
-    return finish(run_dir, "onnx", final, stamped, model, data, provider="cpu")
+    return finish(run_dir, "onnx", final, stamped, model, data, CPU_CHECK)
 
 
 def fp32_onnx(run_dir: Path, contract: ModelContract, data: Path | None, **options) -> Path:
@@ -176,4 +177,4 @@ def export_onnx_fp16(run_dir: Path, contract: ModelContract, *, data: Path | Non
     stamped = artifact_contract(contract, "onnx-fp16", onnx_opset=OPSET, source=source.name)
     embed_contract(proto, stamped)
     save_onnx(proto, final)
-    return finish(run_dir, "onnx-fp16", final, stamped, load_keras(run_dir), data, provider="cpu")
+    return finish(run_dir, "onnx-fp16", final, stamped, load_keras(run_dir), data, CPU_CHECK)

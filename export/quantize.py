@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake_edge.export.common import artifact_contract, finish, load_keras, staged, target
+from deepfake_edge.export.common import CPU_CHECK, artifact_contract, finish, load_keras, staged, target
 from deepfake_edge.export.onnx import OPSET, embed_contract, fp32_onnx, save_onnx
 from deepfake_edge.runtime.contract import ModelContract
 from deepfake_edge.runtime.errors import InputError
@@ -112,4 +112,4 @@ def export_onnx_int8(run_dir: Path, contract: ModelContract, *, data: Path | Non
                                              "method": "static QDQ per-channel MinMax"})
     embed_contract(proto, stamped)
     save_onnx(proto, final)
-    return finish(run_dir, "onnx-int8", final, stamped, load_keras(run_dir), data, provider="cpu")
+    return finish(run_dir, "onnx-int8", final, stamped, load_keras(run_dir), data, CPU_CHECK)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 
-from deepfake_edge.runtime.backends import Backend, open_backend
+from deepfake_edge.runtime.backends import Backend, BackendOptions, open_backend
 from deepfake_edge.runtime.contract import ModelContract
 from deepfake_edge.runtime.errors import InputError
 from deepfake_edge.runtime.faces import FaceBox, FaceDetector, crop_box, cut
@@ -77,15 +77,13 @@ class Detector:
         self.no_face = no_face
 
     @classmethod
-    def from_path(cls, model: str | Path, *, face_model: str | Path | None = None, provider: str = "auto",
-                  threads: int | None = None, no_face: str = "skip", detector_kind: str | None = None) -> "Detector":
+    def from_path(cls, model: str | Path, options: BackendOptions | None = None, *,
+                  face_model: str | Path | None = None, no_face: str = "skip",
+                  detector_kind: str | None = None) -> "Detector":
         """Open a model file or run folder and a MediaPipe face detector using the model's crop rule."""
         if no_face not in NO_FACE_MODES:
             raise InputError(f"no_face must be one of {', '.join(NO_FACE_MODES)}, got {no_face!r}")
-        options: dict[str, Any] = {"provider": provider}
-        if threads:
-            options["threads"] = threads
-        backend = open_backend(model, **options)
+        backend = open_backend(model, options)
         try:
             faces = FaceDetector(face_model, rule=backend.contract.crop_rule, kind=detector_kind)
         except BaseException:
@@ -95,7 +93,7 @@ class Detector:
 
     @property
     def backend_description(self) -> str:
-        return self.backend.provider
+        return self.backend.describe()
 
     # -- inference ------------------------------------------------------------------
     def detect(self, image: Any, *, color: str = "RGB") -> DetectionResult:

@@ -9,9 +9,29 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from deepfake_edge.runtime.errors import InputError, ModelFileError
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of running a format that `bench` measures as its own row (e.g. ONNX on CUDA)."""
+
+    label: str  # appended to the format's name in the row label ("" -> the name alone)
+    options: tuple[tuple[str, Any], ...] = ()  # BackendOptions fields for this row
+    needs_provider: str | None = None  # an ONNX Runtime provider the installed build must list
+    needs_gpu: bool = False  # only meaningful with an NVIDIA GPU present
+
+    def row_label(self, fmt: "Format") -> str:
+        return f"{fmt.name} {self.label}" if self.label else fmt.name
+
+
+PLAIN = (Variant(""),)
+_ORT_VARIANTS = (Variant("cpu", (("provider", "cpu"),)),
+                 Variant("cuda", (("provider", "cuda"),), "CUDAExecutionProvider", needs_gpu=True),
+                 Variant("tensorrt-ep", (("provider", "tensorrt"),), "TensorrtExecutionProvider", needs_gpu=True))
+_ORT = ("provider", "threads")
 
 
 @dataclass(frozen=True)
@@ -29,6 +49,22 @@ class Format:
     description: str = ""
     options: tuple[str, ...] = ()  # export options its step takes (`export --calib-images`, `--max-batch` ...)
     in_viewer: bool = False  # runs in the viewer's browser (the app links to it; its server never loads it)
+    # "reference": the model every other row is compared with; "copy": another file name or
+    # container for a row above (same backend, nothing new to verify or benchmark);
+    # "artifact": an exported model of its own.
+    role: str = "artifact"
+    backend_options: tuple[str, ...] = ()  # BackendOptions fields its backend reads (others are refused)
+    variants: tuple[Variant, ...] = PLAIN  # the rows `bench` measures it as
+
+    @property
+    def benchmarked(self) -> bool:
+        """A row of its own in `bench`: it has a local backend and is not a copy of another row's runtime."""
+        return self.backend is not None and self.role != "copy"
+
+    @property
+    def verified(self) -> bool:
+        """Compared with the reference by `verify`: any file with a local backend except the reference."""
+        return self.backend is not None and self.role != "reference"
 
     def load_backend_class(self) -> type:
         if self.backend is None:
@@ -51,25 +87,33 @@ _ENGINE = ("min_batch", "opt_batch", "max_batch", "workspace_mb", "opt_level", "
 
 FORMATS: tuple[Format, ...] = (
     Format("keras", "model.keras", ".keras", f"{_B}.keras:KerasBackend", f"{_E}.keras_copies:export_keras",
-           "fp32", extra="train", description="Keras 3 native model (the reference)"),
+           "fp32", extra="train", description="Keras 3 native model (the reference)", role="reference",
+           backend_options=("mode",),
+           variants=(Variant("predict", (("mode", "predict"),)), Variant("tf.function", (("mode", "function"),)))),
     Format("h5", "model.h5", ".h5", f"{_B}.keras:KerasBackend", f"{_E}.keras_copies:export_h5",
-           "fp32", extra="train", description="legacy HDF5, the seed project's format"),
+           "fp32", extra="train", description="legacy HDF5, the seed project's format", role="copy",
+           backend_options=("mode",)),
     Format("saved_model", "model_saved_model", "_saved_model", f"{_B}.saved_model:SavedModelBackend",
            f"{_E}.keras_copies:export_saved_model", "fp32", is_dir=True, extra="train",
            description="TensorFlow SavedModel for TF Serving"),
     Format("onnx", "model.onnx", ".onnx", f"{_B}.onnxruntime:OnnxRuntimeBackend", f"{_E}.onnx:export_onnx",
-           "fp32", cpu_edge=True, description="ONNX opset 17, dynamic batch"),
+           "fp32", cpu_edge=True, description="ONNX opset 17, dynamic batch", backend_options=_ORT,
+           variants=_ORT_VARIANTS),
     Format("onnx-fp16", "model.fp16.onnx", ".fp16.onnx", f"{_B}.onnxruntime:OnnxRuntimeBackend",
-           f"{_E}.onnx:export_onnx_fp16", "fp16", description="ONNX with FP16 weights, FP32 I/O (TensorRT 11 input)"),
+           f"{_E}.onnx:export_onnx_fp16", "fp16", description="ONNX with FP16 weights, FP32 I/O (TensorRT 11 input)",
+           backend_options=_ORT, variants=_ORT_VARIANTS),
     Format("onnx-int8", "model.int8.onnx", ".int8.onnx", f"{_B}.onnxruntime:OnnxRuntimeBackend",
            f"{_E}.quantize:export_onnx_int8", "int8", cpu_edge=True,
-           description="ONNX static INT8 (QDQ, per-channel)", options=_INT8),
+           description="ONNX static INT8 (QDQ, per-channel)", options=_INT8, backend_options=_ORT,
+           variants=_ORT_VARIANTS[:1]),
     Format("tflite", "model.tflite", ".tflite", f"{_B}.litert:LiteRTBackend", f"{_E}.litert:export_tflite",
-           "fp32", cpu_edge=True, description="LiteRT FP32"),
+           "fp32", cpu_edge=True, description="LiteRT FP32", backend_options=("threads",)),
     Format("tflite-fp16", "model.fp16.tflite", ".fp16.tflite", f"{_B}.litert:LiteRTBackend",
-           f"{_E}.litert:export_tflite_fp16", "fp16", cpu_edge=True, description="LiteRT FP16 weights"),
+           f"{_E}.litert:export_tflite_fp16", "fp16", cpu_edge=True, description="LiteRT FP16 weights",
+           backend_options=("threads",)),
     Format("tflite-int8", "model.int8.tflite", ".int8.tflite", f"{_B}.litert:LiteRTBackend",
-           f"{_E}.litert:export_tflite_int8", "int8", description="LiteRT full INT8 (float I/O)", options=_INT8),
+           f"{_E}.litert:export_tflite_int8", "int8", description="LiteRT full INT8 (float I/O)", options=_INT8,
+           backend_options=("threads",)),
     Format("engine", "model.engine", ".engine", f"{_B}.tensorrt:TensorRTBackend", f"{_E}.tensorrt:export_engine",
            "fp16", needs_gpu=True, extra="gpu", description="TensorRT FP16 engine (RTX 3050 profile)",
            options=_ENGINE),
@@ -81,12 +125,14 @@ FORMATS: tuple[Format, ...] = (
     # time); its backend runs the page in headless Chromium, so verify and bench cover it.
     Format("web", "model_web", "_web", f"{_B}.browser:BrowserBackend", f"{_E}.web:export_web", "fp32",
            is_dir=True, extra="browser", description="in-browser bundle: the whole detector in the viewer's browser",
-           options=("web_webgpu",), in_viewer=True),
+           options=("web_webgpu",), in_viewer=True, backend_options=("threads",)),
     Format("plan", "model.plan", ".plan", f"{_B}.tensorrt:TensorRTBackend", None,
-           "fp16", needs_gpu=True, extra="gpu", description="TensorRT engine under its other common suffix"),
+           "fp16", needs_gpu=True, extra="gpu", description="TensorRT engine under its other common suffix",
+           role="copy"),
 )
 
 BY_NAME: dict[str, Format] = {f.name: f for f in FORMATS}
+REFERENCE: Format = next(f for f in FORMATS if f.role == "reference")  # what training writes, exports start from
 DEFAULT_CPU_FORMATS: tuple[str, ...] = tuple(f.name for f in FORMATS if f.cpu_edge)
 
 

@@ -30,7 +30,10 @@ class CountingBackend:
 
     def __init__(self, backend):
         self.inner, self.calls = backend, []
-        self.contract, self.provider = backend.contract, backend.provider
+        self.contract = backend.contract
+
+    def describe(self):
+        return self.inner.describe()
 
     def predict(self, batch):
         self.calls.append(len(batch))

@@ -106,7 +106,7 @@ def test_engine_builds_runs_and_matches_keras(run_copy, tiny_data, tmp_path):
     with open_backend(engine) as backend:
         probs = backend.predict(batch)
         one = backend.predict(batch[:1])
-        assert "tensorrt" in backend.provider
+        assert "tensorrt" in backend.describe()
         assert set(backend.last_stage_ms) == {"h2d_ms", "compute_ms", "d2h_ms"}
         assert all(v >= 0 for v in backend.last_stage_ms.values()) and backend.last_stage_ms["compute_ms"] > 0
     assert probs.shape == (len(batch), 2)

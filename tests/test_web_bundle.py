@@ -123,7 +123,7 @@ def test_the_browser_computes_what_keras_computes(page, bundle, tiny_run, tiny_d
     want = keras_fake_probs(tiny_run, batch, contract)
     got = page.predict(batch)[:, contract.fake_index]
     assert np.abs(got - want).max() <= 1e-4
-    assert "onnxruntime-web" in page.provider and "WASM" in page.provider
+    assert "onnxruntime-web" in page.describe() and "WASM" in page.describe()
 
 
 def test_verify_covers_the_web_format(bundle, tiny_data, capsys):

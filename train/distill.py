@@ -61,7 +61,7 @@ class Teacher:
         self.contract = self.backend.contract  # validated: same class order as every project model
         self.student = student
         self._lock = threading.Lock()  # tf.data may call from several threads; one session at a time
-        log.info("teacher %s (%s, %d px, temperature %.3f)", self.path, self.backend.provider,
+        log.info("teacher %s (%s, %d px, temperature %.3f)", self.path, self.backend.describe(),
                  self.contract.input_size, self.contract.temperature)
 
     def pixels(self, batch: np.ndarray) -> np.ndarray:

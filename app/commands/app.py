@@ -36,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
     from deepfake_edge.app.uploads import parse_size
 
     max_bytes = parse_size(args.max_file_size) if args.max_file_size else web.DEFAULT_MAX_FILE_SIZE
-    options = {"face_model": args.face_model, "provider": args.provider, "max_bytes": max_bytes}
+    from deepfake_edge.runtime.backends.options import BackendOptions
+
+    options = {"face_model": args.face_model, "backend_options": BackendOptions.of(provider=args.provider),
+               "max_bytes": max_bytes}
     if args.stream_every is not None:
         options["stream_every"] = args.stream_every
     if args.time_limit is not None:

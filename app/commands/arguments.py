@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from deepfake_edge.runtime.backends.options import BackendOptions
 
 PROVIDER_CHOICES = ("auto", "cpu", "cuda", "tensorrt")  # "auto": TensorRT -> CUDA -> CPU, what is installed
 
@@ -15,6 +19,13 @@ def add_provider(parser: argparse.ArgumentParser, default: str = "auto", applies
     parser.add_argument("--provider", choices=PROVIDER_CHOICES, default=default,
                         help=f"ONNX Runtime execution provider for {applies_to} (default {default}; "
                              "auto: TensorRT -> CUDA -> CPU, whichever is installed)")
+
+
+def backend_options(args: argparse.Namespace) -> "BackendOptions":
+    """The typed runtime options of the shared flags a command declared (--provider, --threads)."""
+    from deepfake_edge.runtime.backends.options import BackendOptions
+
+    return BackendOptions.of(provider=getattr(args, "provider", None), threads=getattr(args, "threads", None))
 
 
 def add_face_model(parser: argparse.ArgumentParser) -> None:

@@ -70,13 +70,14 @@ def expand_inputs(paths: list[str]) -> tuple[list[Path], list[dict]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from deepfake_edge.app.commands.arguments import backend_options
     from deepfake_edge.runtime.detector import Detector
     from deepfake_edge.runtime.errors import InputError
 
     if args.webcam is None and not args.paths:
         raise InputError("give at least one PATH, or --webcam N")
-    detector = Detector.from_path(args.model, face_model=args.face_model, provider=args.provider,
-                                  threads=args.threads, no_face=args.no_face, detector_kind=args.detector)
+    detector = Detector.from_path(args.model, backend_options(args), face_model=args.face_model,
+                                  no_face=args.no_face, detector_kind=args.detector)
     with detector:
         log.info("model %s on %s", detector.backend.path, detector.backend_description)
         if args.webcam is not None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from deepfake_edge.runtime.backends.options import BackendOptions
 from deepfake_edge.runtime.contract import ModelContract, find_contract
 from deepfake_edge.runtime.io import first_line
 from deepfake_edge.runtime.errors import (
@@ -28,11 +29,12 @@ class Backend:
 
     runtime_name = "base"
 
-    def __init__(self, path: str | Path, contract: ModelContract | None = None, **options: Any):
+    def __init__(self, path: str | Path, options: BackendOptions | None = None, *,
+                 contract: ModelContract | None = None):
         self.path = Path(path)
         _check_file(self.path)
         self.contract = contract or find_contract(self.path)
-        self.options = options
+        self.options = options or BackendOptions()
         self.last_infer_ms = float("nan")
         try:
             self._load()
@@ -98,9 +100,12 @@ class Backend:
         pass
 
     # -- public -----------------------------------------------------------------------
-    @property
-    def provider(self) -> str:
-        """What really runs the model, e.g. "onnxruntime · CPUExecutionProvider"."""
+    def describe(self) -> str:
+        """What really runs the model, for display: e.g. "onnxruntime · CPUExecutionProvider".
+
+        Not what was asked for (`options.provider` is an alias going in): a GPU build can
+        list CUDA and still run on the CPU, and this says which one runs.
+        """
         return self.runtime_name
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
@@ -128,7 +133,7 @@ class Backend:
         self.close()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self.path)!r}, provider={self.provider!r})"
+        return f"{type(self).__name__}({str(self.path)!r}, runs={self.describe()!r})"
 
 
 def _check_file(path: Path) -> None:

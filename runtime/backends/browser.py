@@ -116,7 +116,7 @@ class BrowserBackend(Backend):
         self._console: list[str] = []
         self.page.on("console", lambda m: self._console.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self._console.append(str(e)))
-        query = {k: self.options[k] for k in ("threads", "ep") if self.options.get(k) is not None}
+        query = {"threads": self.options.threads} if self.options.threads else {}
         self.url = base + "index.html" + (f"?{urlencode(query)}" if query else "")
         self.page.goto(self.url, wait_until="load")
         try:
@@ -132,8 +132,7 @@ class BrowserBackend(Backend):
         probs, self.last_page_ms = self.page.evaluate(CLASSIFY_JS, [b64, int(batch.shape[0])])
         return np.asarray(probs, np.float32).reshape(batch.shape[0], -1)
 
-    @property
-    def provider(self) -> str:
+    def describe(self) -> str:
         return f"onnxruntime-web · {getattr(self, 'runtime_label', '?')} · headless Chromium"
 
     def _close(self) -> None:

@@ -39,7 +39,7 @@ class KerasBackend(Backend):
 
         _check_archive(self.path)
         self.model = load_keras_model(self.path)
-        self.mode = self.options.get("mode", "function")
+        self.mode = self.options.mode
         if self.mode == "function":
             import tensorflow as tf
 
@@ -54,6 +54,5 @@ class KerasBackend(Backend):
             return self.model.predict(batch, verbose=0)
         return self._fn(batch).numpy()
 
-    @property
-    def provider(self) -> str:
+    def describe(self) -> str:
         return f"keras · {'predict' if self.mode == 'predict' else 'tf.function'}"

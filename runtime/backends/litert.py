@@ -31,7 +31,7 @@ class LiteRTBackend(Backend):
 
     def _new_interpreter(self, batch: int | None = None) -> tuple:
         """(interpreter, input details, output details), allocated for `batch` (None: the file's own)."""
-        threads = self.options.get("threads")
+        threads = self.options.threads
         interp = self._interpreter_mod.Interpreter(model_path=str(self.path),
                                                    num_threads=int(threads) if threads else None)
         if batch is not None:
@@ -78,6 +78,5 @@ class LiteRTBackend(Backend):
     def _close(self) -> None:
         self.interpreters.clear()
 
-    @property
-    def provider(self) -> str:
+    def describe(self) -> str:
         return "litert · CPU (XNNPACK)"

@@ -46,11 +46,10 @@ class OnnxRuntimeBackend(Backend):
 
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        threads = self.options.get("threads")
-        if threads:
-            opts.intra_op_num_threads = int(threads)
+        if self.options.threads:
+            opts.intra_op_num_threads = self.options.threads
         opts.log_severity_level = 3
-        providers = choose_providers(self.options.get("provider", "auto"), ort.get_available_providers())
+        providers = choose_providers(self.options.provider, ort.get_available_providers())
         self.session = ort.InferenceSession(str(self.path), sess_options=opts, providers=providers)
         inp = self.session.get_inputs()[0]
         self._in_name = inp.name
@@ -68,6 +67,5 @@ class OnnxRuntimeBackend(Backend):
     def active_providers(self) -> list[str]:
         return list(self.session.get_providers())
 
-    @property
-    def provider(self) -> str:
+    def describe(self) -> str:
         return f"onnxruntime · {self.active_providers[0]}"

@@ -199,7 +199,6 @@ class TensorRTBackend(Backend):
             cudart.cudaStreamDestroy(self._stream)
             self._stream = None
 
-    @property
-    def provider(self) -> str:
+    def describe(self) -> str:
         gpu = getattr(self, "gpu", {})
         return f"tensorrt {gpu.get('tensorrt_version', '?')} · {gpu.get('gpu_name', 'GPU')}"
