@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from deepfake_edge.export.pipeline import artifact_size_mb
-from deepfake_edge.runtime.contract import ModelContract, find_contract
+from deepfake_edge.runtime.contract import find_contract
 from deepfake_edge.runtime.errors import DeepfakeEdgeError, InputError
 from deepfake_edge.runtime.extras import missing_modules
-from deepfake_edge.runtime.formats import FORMATS, Format, artifact_path
+from deepfake_edge.runtime.formats import FORMATS, REFERENCE, Format, artifact_path
 from deepfake_edge.runtime.profile import machine_info, measure, nvidia_gpus, summarize, time_calls
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class Row:
     format: str
     precision: str
     status: str = "ok"
-    provider: str = ""
+    runs_on: str = ""  # what really ran it (`Backend.describe()`)
     size_mb: float | None = None
     accuracy: float | None = None
     auc: float | None = None
@@ -87,34 +87,27 @@ def _available_ort_providers() -> list[str]:
 
 
 def plan_targets(run_dir: Path, wanted: list[str] | None) -> list[tuple[Target, str | None]]:
-    """Every row to run, each with a reason it cannot run here (None = runnable)."""
+    """Every row to run (the table's benchmarked formats x their variants), each with a reason it
+    cannot run here (None = runnable)."""
     gpu = bool(nvidia_gpus())
     providers = _available_ort_providers()
     rows: list[tuple[Target, str | None]] = []
     for fmt in FORMATS:
-        if fmt.name in ("h5", "plan") or fmt.backend is None:  # same backend as keras / engine, or none here
-            continue
-        if wanted is not None and fmt.name not in wanted:
+        if not fmt.benchmarked or (wanted is not None and fmt.name not in wanted):
             continue
         path = artifact_path(run_dir, fmt)
         missing = None if path.exists() else f"not exported: deepfake-edge export {run_dir} --formats {fmt.name}"
         if missing is None and fmt.extra and missing_modules(fmt.extra):
             missing = f"needs pip install 'deepfake-edge[{fmt.extra}]'"
-        if fmt.name == "keras":
-            rows.append((Target("keras predict", fmt, (("mode", "predict"),)), missing))
-            rows.append((Target("keras tf.function", fmt, (("mode", "function"),)), missing))
-            continue
-        if fmt.needs_gpu:
-            reason = missing or (None if gpu else "needs an NVIDIA GPU (none found)")
-            rows.append((Target(fmt.name, fmt), reason))
-            continue
-        rows.append((Target(f"{fmt.name} cpu" if fmt.backend.endswith("OnnxRuntimeBackend") else fmt.name, fmt,
-                            (("provider", "cpu"),) if fmt.backend.endswith("OnnxRuntimeBackend") else ()), missing))
-        if fmt.name in ("onnx", "onnx-fp16"):
-            for prov, label in (("CUDAExecutionProvider", "cuda"), ("TensorrtExecutionProvider", "tensorrt-ep")):
-                if prov in providers:
-                    reason = missing or (None if gpu else f"{prov} is listed but no NVIDIA GPU is present")
-                    rows.append((Target(f"{fmt.name} {label}", fmt, (("provider", label.split('-')[0]),)), reason))
+        if fmt.needs_gpu and missing is None and not gpu:
+            missing = "needs an NVIDIA GPU (none found)"
+        for variant in fmt.variants:
+            if variant.needs_provider and variant.needs_provider not in providers:
+                continue  # this build of ONNX Runtime does not offer it: not a row at all
+            reason = missing
+            if reason is None and variant.needs_gpu and not gpu:
+                reason = f"{variant.needs_provider or variant.label} is listed but no NVIDIA GPU is present"
+            rows.append((Target(variant.row_label(fmt), fmt, variant.options), reason))
     return rows
 
 
@@ -189,22 +182,6 @@ def matmul_peak_gflops(threads: int | None = None, n: int = 1024, seconds: float
     return {"gflops": results[best], "source": best, **{f"{k}_gflops": v for k, v in results.items()}}
 
 
-def load_eval_set(data: Path, split: str, contract: ModelContract, max_images: int):
-    """Preprocessed images and labels of a split, capped evenly per class."""
-    from deepfake_edge.runtime.dataset import list_labeled_folder, load_preprocessed
-
-    per_class = max(1, max_images // 2) if max_images else None
-    paths, labels = list_labeled_folder(data, split, max_per_class=per_class)
-    batch, kept, errors = load_preprocessed(paths, contract)
-    for e in errors:
-        log.warning("skipped %s", e)
-    return batch, labels[kept]
-
-
-def _predict_all(backend, x: np.ndarray, batch: int = 32) -> np.ndarray:
-    return np.concatenate([backend.predict(x[i:i + batch]) for i in range(0, len(x), batch)])
-
-
 def face_frame() -> np.ndarray:
     """A 640x480 RGB frame with one real face (matplotlib's Grace Hopper photo)."""
     import cv2
@@ -220,31 +197,29 @@ def face_frame() -> np.ndarray:
 
 
 def run_bench(run_dir: str | Path, cfg: BenchConfig, progress: bool = True) -> tuple[list[Row], dict[str, Any]]:
+    """One row per (format, variant): verify's evaluation (`evaluate_artifact`'s loop, each
+    artifact preprocessed by its own contract) plus `profile_backend`'s latency columns."""
     from tqdm import tqdm
 
-    from deepfake_edge.runtime import metrics
-    from deepfake_edge.runtime.preprocess import fake_probability
-
+    from deepfake_edge.runtime.backends import BackendOptions, open_backend
+    from deepfake_edge.runtime.evaluation import LabelledSet, LatencyBudget, profile_backend, score
     from deepfake_edge.runtime.io import check_folder
 
     run_dir = check_folder(run_dir, "run folder")
-    contract = find_contract(artifact_path(run_dir, "keras"))
+    contract = find_contract(artifact_path(run_dir, REFERENCE))
     plan = plan_targets(run_dir, cfg.formats)
     if not plan:
         raise InputError(f"{run_dir}: no format to benchmark (asked for {cfg.formats})")
 
     size = contract.input_size
     rng = np.random.default_rng(0)
+    labelled = None
     if cfg.data is not None:
-        x_eval, y_eval = load_eval_set(cfg.data, cfg.split, contract, cfg.max_images)
-        if len(x_eval) == 0:
-            raise InputError(f"{cfg.data}: no readable images in split {cfg.split}")
-        x1 = x_eval[:1]
-        xb = x_eval[: cfg.batch] if len(x_eval) >= cfg.batch else np.resize(x_eval, (cfg.batch, size, size, 3))
-    else:
-        x_eval = y_eval = None
-        x1 = rng.random((1, size, size, 3), dtype=np.float32)
-        xb = rng.random((cfg.batch, size, size, 3), dtype=np.float32)
+        per_class = max(1, cfg.max_images // 2) if cfg.max_images else None
+        labelled = LabelledSet.from_folder(cfg.data, cfg.split, max_per_class=per_class)
+        labelled.batch_for(contract)  # unreadable files dropped now, so every row scores the same images
+    budget = LatencyBudget(warmup=cfg.warmup, min_runs=cfg.min_runs, min_seconds=cfg.min_seconds)
+    throughput_budget = LatencyBudget(warmup=2, min_runs=max(5, cfg.min_runs // 3), min_seconds=cfg.min_seconds / 2)
 
     frame = face_frame() if cfg.e2e else None
     faces = None
@@ -272,28 +247,30 @@ def run_bench(run_dir: str | Path, cfg: BenchConfig, progress: bool = True) -> t
             continue
         try:
             row.size_mb = artifact_size_mb(path)
-            opts = dict(target.options)
-            if cfg.threads:
-                opts["threads"] = cfg.threads
-            backend = target.fmt.load_backend_class()(path, **opts)
+            options = BackendOptions(**dict(target.options), threads=cfg.threads).for_format(target.fmt)
+            backend = open_backend(path, options)
         except DeepfakeEdgeError as exc:
             row.status = f"failed: {exc}"
             rows.append(row)
             continue
         try:
-            row.provider = backend.provider
-            if x_eval is not None:
-                fp = fake_probability(_predict_all(backend, x_eval), backend.contract)
-                row.accuracy = metrics.accuracy(fp, y_eval, backend.contract.threshold)
-                row.auc = metrics.roc_auc(fp, y_eval)
-            s1 = measure(lambda: backend.predict(x1), warmup=cfg.warmup, min_runs=cfg.min_runs,
-                         min_seconds=cfg.min_seconds)
+            row.runs_on = backend.describe()
+            own = backend.contract
+            if labelled is not None:
+                result = score(backend, labelled)
+                row.accuracy, row.auc = result.accuracy, result.auc
+                x1 = labelled.batch_for(own)[:1]
+                xb = np.resize(labelled.batch_for(own)[:cfg.batch], (cfg.batch, own.input_size, own.input_size, 3))
+            else:
+                x1 = rng.random((1, own.input_size, own.input_size, 3), dtype=np.float32)
+                xb = rng.random((cfg.batch, own.input_size, own.input_size, 3), dtype=np.float32)
+            s1 = profile_backend(backend, x1, budget)
             row.p50_ms, row.p95_ms, row.p99_ms, row.fps = s1.p50_ms, s1.p95_ms, s1.p99_ms, s1.fps
             stages = getattr(backend, "last_stage_ms", None)
             if stages:  # GPU runtimes: the p50 above includes host<->device copies; also show them alone
                 row.extra["batch1_stage_ms"] = {k: round(v, 4) for k, v in stages.items()}
-            sb = measure(lambda: backend.predict(xb), warmup=2, min_runs=max(5, cfg.min_runs // 3),
-                         min_seconds=cfg.min_seconds / 2)
+            sb = measure(lambda: backend.predict(xb), warmup=throughput_budget.warmup,
+                         min_runs=throughput_budget.min_runs, min_seconds=throughput_budget.min_seconds)
             row.throughput_ips = cfg.batch * 1000.0 / sb.p50_ms
             if flops:
                 row.gflops_per_s = flops / (s1.p50_ms / 1000.0) / 1e9
@@ -301,7 +278,7 @@ def run_bench(run_dir: str | Path, cfg: BenchConfig, progress: bool = True) -> t
             if faces is not None:
                 from deepfake_edge.runtime.detector import Detector
 
-                det = Detector(backend, faces, backend.contract)
+                det = Detector(backend, faces, own)
                 results = []
 
                 def one_frame():
@@ -320,7 +297,7 @@ def run_bench(run_dir: str | Path, cfg: BenchConfig, progress: bool = True) -> t
     if faces is not None:
         faces.close()
 
-    ref = next((r for r in rows if r.label == "keras predict" and r.p50_ms), None)
+    ref = next((r for r in rows if r.format == REFERENCE.name and r.p50_ms), None)  # its first variant: predict
     for r in rows:
         if ref and r.p50_ms:
             r.speedup_vs_keras_predict = ref.p50_ms / r.p50_ms
@@ -334,12 +311,13 @@ def run_bench(run_dir: str | Path, cfg: BenchConfig, progress: bool = True) -> t
         "batch_throughput": cfg.batch,
         "data": str(cfg.data) if cfg.data else None,
         "split": cfg.split,
-        "eval_images": int(len(x_eval)) if x_eval is not None else 0,
+        "eval_images": len(labelled) if labelled is not None else 0,
         "model_gflops_per_image": flops / 1e9 if flops else None,
         "machine_peak_gflops": peak,
         "machine_peak": peak_info,
         "method": (f"warm-up {cfg.warmup}, then >= {cfg.min_runs} runs and >= {cfg.min_seconds}s per row; "
-                   "median and percentiles of every run; same preprocessed inputs for every runtime"),
+                   "median and percentiles of every run (runtime.evaluation.profile_backend: the predict call "
+                   "on a preprocessed crop); each artifact fed the split preprocessed by its own contract"),
         "timestamp": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     return rows, meta
@@ -382,7 +360,7 @@ def to_markdown(rows: list[Row], meta: dict[str, Any]) -> str:
     for r in rows:
         status = "✅" if r.status == "ok" else ("❌ " + r.status if r.status.startswith("failed") else "➖ " + r.status)
         lines.append(
-            f"| {r.label} | {status} | {r.provider or '–'} | {_fmt(r.size_mb)} | {_fmt(r.accuracy, 4)} | "
+            f"| {r.label} | {status} | {r.runs_on or '–'} | {_fmt(r.size_mb)} | {_fmt(r.accuracy, 4)} | "
             f"{_fmt(r.auc, 4)} | {_fmt(r.p50_ms)} | {_fmt(r.p95_ms)} | {_fmt(r.p99_ms)} | {_fmt(r.fps, 1)} | "
             f"{_fmt(r.throughput_ips, 1)} | {_fmt(r.e2e_p50_ms)} | "
             f"{_fmt(r.speedup_vs_keras_predict, 1) + '×' if r.speedup_vs_keras_predict else '–'} |"

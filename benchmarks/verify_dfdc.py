@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from deepfake_edge.export.pipeline import export_run, summary_table
     from deepfake_edge.export.verify import to_markdown, verify_run, write_reports
+    from deepfake_edge.runtime.backends import BackendOptions
 
     if not (args.run / "model.keras").is_file():
         print(f"verify_dfdc: no trained run at {args.run} (train one with `deepfake-edge train`)", file=sys.stderr)
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"verify_dfdc: data folder {args.data} not found", file=sys.stderr)
         return 2
     results = export_run(args.run, args.formats, data=args.data, calib_images=args.calib_images)
-    report = verify_run(args.run, args.data, max_per_class=args.max_per_class, backend_options={"provider": "cpu"})
+    report = verify_run(args.run, args.data, max_per_class=args.max_per_class, backend_options=BackendOptions(provider="cpu"))
     command = "python benchmarks/verify_dfdc.py " + " ".join(argv if argv is not None else sys.argv[1:])
     write_reports(report, command)
     text = "\n".join([

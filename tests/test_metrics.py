@@ -68,13 +68,34 @@ def test_accuracy_at_threshold_counts_equal_as_fake():
 
 
 def test_callers_report_the_same_numbers_in_their_own_units():
-    from deepfake_edge.export.verify import accuracy_pct, auc
+    """verify and bench share runtime.evaluation.score: accuracy a fraction, AUC None for one class."""
+    from deepfake_edge.runtime.evaluation import LabelledSet, _pixels_key, score
     from deepfake_edge.train.calibrate import classification_metrics, roc_auc
 
-    contract = ModelContract(input_size=32, threshold=0.3)
-    assert accuracy_pct(SCORES, LABELS, contract) == pytest.approx(80.0)  # percent
-    assert auc(SCORES, LABELS, contract) == pytest.approx(0.75)
-    assert auc(SCORES[:3], LABELS[:3], contract) is None  # verify: None for one class
+    contract = ModelContract(input_size=2, threshold=0.3)
+
+    class Scores:  # a backend whose outputs are the fake probabilities above
+        path = "scores.onnx"
+
+        def __init__(self, fake):
+            self.fake, self.contract = np.asarray(fake, np.float32), contract
+
+        def predict(self, batch):
+            f = self.fake[: len(batch)]
+            self.fake = self.fake[len(batch):]
+            return np.stack([f, 1 - f], 1)
+
+        def describe(self):
+            return "scores"
+
+    def labelled(n):
+        data = LabelledSet([f"{i}.png" for i in range(n)], np.asarray(LABELS[:n]))
+        data._batches[_pixels_key(contract)] = np.zeros((n, 2, 2, 3), np.float32)
+        return data
+
+    result = score(Scores(SCORES), labelled(len(SCORES)))
+    assert result.accuracy == pytest.approx(0.8) and result.auc == pytest.approx(0.75)  # a fraction
+    assert score(Scores(SCORES[:3]), labelled(3)).auc is None  # None for one class
 
     assert roc_auc(SCORES, LABELS) == pytest.approx(0.75)
     assert math.isnan(roc_auc(SCORES[:3], LABELS[:3]))  # calibration tables: NaN for one class

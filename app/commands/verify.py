@@ -44,14 +44,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from deepfake_edge.app.commands.arguments import backend_options
     from deepfake_edge.export.verify import Tolerances, to_markdown, verify_run, write_reports
 
     tolerances = Tolerances(args.fp32_max_diff, args.fp32_min_agreement, args.fp16_max_auc_drop,
                             args.int8_max_auc_drop, args.int8_max_acc_drop)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()] if args.formats else None
-    backend_options = {"provider": args.provider}
     report = verify_run(args.run_dir, args.data, split=args.split, tolerances=tolerances, formats=formats,
-                        max_per_class=args.max_per_class, backend_options=backend_options)
+                        max_per_class=args.max_per_class, backend_options=backend_options(args))
     command = "deepfake-edge verify " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else None
     json_path, md_path = write_reports(report, command)
     print(to_markdown(report, command))
