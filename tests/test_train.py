@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.test_evaluate import cli_main
 
@@ -51,6 +52,18 @@ def test_train_writes_a_complete_run_and_refuses_to_overwrite(tiny_data, tmp_pat
     with open_backend(run) as backend:  # the runtime opens the run folder as trained
         out = backend.predict(np.zeros((2, 32, 32, 3), np.float32))
     assert out.shape == (2, 2) and np.allclose(out.sum(1), 1, atol=1e-4)
+
+    # Calibration ran on the Validation batches already in memory: the same fit as
+    # `calibrate` re-reading Validation from disk through the runtime gives the same numbers.
+    from deepfake_edge.train.evaluate import calibrate_run
+
+    import shutil
+
+    shutil.copytree(run, tmp_path / "recal")
+    again = calibrate_run(tmp_path / "recal", tiny_data)
+    assert again.temperature == pytest.approx(c["temperature"], rel=1e-3)
+    assert again.threshold == pytest.approx(c["threshold"], abs=1e-3)
+    assert again.metrics["validation"]["auc"] == pytest.approx(c["metrics"]["validation"]["auc"], abs=1e-6)
 
     mtime = (run / "model.keras").stat().st_mtime_ns
     capsys.readouterr()

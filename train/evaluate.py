@@ -97,6 +97,15 @@ def calibrate_run(run_dir: str | Path, data_dir: str | Path, *, max_per_class: i
     contract = ModelContract.load(contract_path).with_(temperature=1.0, threshold=0.5)
     _, labels, probs, errors = _predict_labeled(model, data_dir, "Validation", max_per_class=max_per_class,
                                                 batch_size=batch_size, contract=contract, desc="calibrate")
+    contract = calibrated_contract(contract, probs, labels, len(errors))
+    contract.save(contract_path)
+    return contract
+
+
+def calibrated_contract(contract: ModelContract, probs: np.ndarray, labels: np.ndarray,
+                        skipped: int = 0) -> ModelContract:
+    """`contract` with temperature, threshold and Validation metrics fitted on these (uncalibrated) outputs."""
+    contract = contract.with_(temperature=1.0, threshold=0.5)
     temperature = cal.fit_temperature(probs, labels)
     p_fake = cal.scaled_probs(probs, temperature)[:, contract.fake_index]
     threshold = cal.fit_threshold(p_fake, labels)
@@ -107,17 +116,15 @@ def calibrate_run(run_dir: str | Path, data_dir: str | Path, *, max_per_class: i
         "n": val["n"], "accuracy": val["accuracy"], "balanced_accuracy": val["balanced_accuracy"],
         "auc": val["auc"], "ece": val["ece"], "ece_uncalibrated": raw["ece"],
         "nll": cal.nll(probs, labels, temperature), "nll_uncalibrated": cal.nll(probs, labels, 1.0),
-        "skipped": len(errors),
+        "skipped": skipped,
     }
     metrics["calibration"] = {
         "threshold_rule": "maximise Youden's J (TPR - FPR, Fake positive) on Validation; ties nearest 0.5",
         "temperature_rule": "minimise Validation NLL of softmax(log p / T)",
     }
-    contract = contract.with_(temperature=float(temperature), threshold=float(threshold), metrics=metrics)
-    contract.save(contract_path)
     log.info("calibrated on Validation (%d images): temperature %.3f, threshold %.3f, ECE %.3f -> %.3f",
              val["n"], temperature, threshold, raw["ece"], val["ece"])
-    return contract
+    return contract.with_(temperature=float(temperature), threshold=float(threshold), metrics=metrics)
 
 
 def evaluate_run(run_or_model: str | Path, data_dir: str | Path, split: str = "Test", *,

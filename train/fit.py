@@ -29,10 +29,12 @@ import logging
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from deepfake_edge.runtime.contract import CONTRACT_FILENAME, ModelContract
 from deepfake_edge.runtime.errors import InputError
+from deepfake_edge.runtime.formats import REFERENCE, get_format
 from deepfake_edge.runtime.io import replace_atomically
 from deepfake_edge.train.config import CONFIG_FILENAME, TrainConfig, check_identity, resolve, saved_config, to_json
 
@@ -45,7 +47,7 @@ BEST_FILENAME = "best.keras"
 def check_run_folder(out: Path, resume: bool) -> bool:
     """Refuse to overwrite work; returns True when a backup will be resumed."""
     has_backup = (out / BACKUP_DIRNAME).is_dir() and any((out / BACKUP_DIRNAME).iterdir())
-    has_model = (out / "model.keras").is_file() or (out / BEST_FILENAME).is_file()
+    has_model = (out / REFERENCE.filename).is_file() or (out / BEST_FILENAME).is_file()
     if not resume:
         if has_backup or has_model:
             what = "an interrupted run (backup/)" if has_backup else "a trained model"
@@ -53,7 +55,7 @@ def check_run_folder(out: Path, resume: bool) -> bool:
                              "or choose another --out (nothing was overwritten)")
         return False
     if not has_backup:
-        if (out / "model.keras").is_file():
+        if (out / REFERENCE.filename).is_file():
             raise InputError(f"{out}: nothing to resume, this run already finished (model.keras exists, no backup/)")
         log.warning("%s: no backup to resume from; starting a new run", out)
         return False
@@ -105,6 +107,32 @@ def _trim_history(history: Path, keep_epochs: int) -> list[dict]:
     return rows
 
 
+@dataclass
+class Prepared:
+    """What the fit stage needs, made by `prepare_stage`: the data, the contract, the teacher."""
+
+    contract: ModelContract
+    train_data: object  # train.data.SplitData
+    val_data: object
+    train_inputs: object  # the Train dataset, with the teacher's soft labels when distilling
+    teacher: object | None
+    skip_log: object
+    cache: object | None
+    groups_file: Path | None
+
+
+@dataclass
+class Fitted:
+    """What the fit stage hands to finalize: the best model and how the run went."""
+
+    model: object
+    rows: list[dict]
+    seconds: float
+    cpu_seconds: float
+    budget: object | None
+    device: str
+
+
 def train(config: TrainConfig | str | Path, out_dir: str | Path, resume: bool = False, calibrate: bool = True,
           **settings) -> Path:
     """Train `config` into `out_dir`: keep the best epoch by validation AUC, calibrate on Validation.
@@ -118,20 +146,49 @@ def train(config: TrainConfig | str | Path, out_dir: str | Path, resume: bool = 
     for decoded crops (speed only); `ema` > 0, a moving average of the weights;
     `flip_average`, a saved model that averages the crop and its mirror image; `teacher`, a
     run folder or model file whose soft labels the student learns (`train.distill`).
-    Returns the run folder.
+
+    Four stages: `prepare_stage` (check the settings, list and load the data),
+    `fit_stage` (build, compile and fit the model), `finalize_stage` (save the model,
+    curves and the contract's training record) and `calibrate_stage` (temperature and
+    threshold from the Validation data already loaded, on the model in memory). The
+    contract is written once, after calibration. Returns the run folder.
     """
     out = Path(out_dir)
     resuming = check_run_folder(out, resume)
+    cfg = _config_of(config, out, resuming, settings)
+    prepared = prepare_stage(cfg, out)
+    try:
+        fitted = fit_stage(cfg, out, prepared, resuming)
+    finally:
+        if prepared.teacher is not None:
+            prepared.teacher.close()
+    contract = finalize_stage(cfg, out, prepared, fitted)
+    if calibrate:
+        contract = calibrate_stage(contract, fitted.model, prepared.val_data, len(prepared.skip_log))
+    contract.save(out / CONTRACT_FILENAME)
+    log.info("run complete: %s (%d epochs, %.0f s; %d unreadable files skipped; crop cache: %s)", out,
+             len(fitted.rows), fitted.seconds, len(prepared.skip_log),
+             prepared.cache.summary() if prepared.cache is not None else "off")
+    return out
+
+
+def _config_of(config: TrainConfig | str | Path, out: Path, resuming: bool, settings: dict) -> TrainConfig:
+    """The run's TrainConfig: the one given, or one resolved from keyword settings (resume-aware)."""
     if isinstance(config, TrainConfig):
         if settings:
             raise TypeError("pass either a TrainConfig or keyword settings, not both")
+        check_identity(out, config, saved_config(out) if resuming else None)
         cfg = config
-        check_identity(out, cfg, saved_config(out) if resuming else None)
     else:
         data = str(config) if config else None
         cfg = resolve(out, {"data_dir": data, **settings}, resume=resuming)
     if not cfg.data_dir:
         raise InputError("no --data folder given")
+    return cfg
+
+
+def prepare_stage(cfg: TrainConfig, out: Path) -> Prepared:
+    """Check the settings, then list and load Train and Validation (and open the teacher)."""
     from deepfake_edge.train.models import get_arch
 
     spec = get_arch(cfg.arch)  # unknown names fail before anything heavy starts
@@ -165,12 +222,18 @@ def train(config: TrainConfig | str | Path, out_dir: str | Path, resume: bool = 
         train_inputs = with_teacher(train_data.dataset, teacher, cfg.teacher_weight)
     config_text = to_json(cfg)
     replace_atomically(out / CONFIG_FILENAME, lambda tmp: tmp.write_text(config_text))
+    return Prepared(contract, train_data, val_data, train_inputs, teacher, skip_log, cache,
+                    groups_file if train_data.groups is not None else None)
 
+
+def fit_stage(cfg: TrainConfig, out: Path, prepared: Prepared, resuming: bool) -> Fitted:
+    """Build and fit the model (resuming from the backup when asked); the best epoch's model."""
     import keras
 
     from deepfake_edge.runtime.layers import load_keras_model
     from deepfake_edge.train import averaging
 
+    train_data, val_data = prepared.train_data, prepared.val_data
     keras.utils.set_random_seed(cfg.seed)
     gpus = _devices()
     strategy = _strategy_and_precision(gpus)
@@ -229,21 +292,17 @@ def train(config: TrainConfig | str | Path, out_dir: str | Path, resume: bool = 
              cfg.epochs, f"{len(gpus)} GPU(s), mixed precision" if gpus else "CPU")
     t0, cpu0 = time.perf_counter(), time.process_time()
     try:
-        model.fit(train_inputs, validation_data=val_data.dataset, epochs=cfg.epochs,
+        model.fit(prepared.train_inputs, validation_data=val_data.dataset, epochs=cfg.epochs,
                   steps_per_epoch=train_data.steps, callbacks=callbacks, verbose=_verbosity())
     except KeyboardInterrupt:
         log.warning("interrupted: %s/backup holds the last finished epoch; continue with:\n"
                     "  deepfake-edge train --data %s --out %s --resume", out, cfg.data_dir, out)
         raise
-    finally:
-        if teacher is not None:
-            teacher.close()
     seconds = time.perf_counter() - t0
     cpu_seconds = time.process_time() - cpu0
     if budget is not None and budget.stopped:
         log.info("time budget of %.1f min reached after epoch %d (%.0f s); finishing the run folder",
                  cfg.time_budget, budget.stopped_epoch + 1, seconds)
-
     best = out / BEST_FILENAME
     if best.is_file():
         model = load_keras_model(best)
@@ -251,62 +310,74 @@ def train(config: TrainConfig | str | Path, out_dir: str | Path, resume: bool = 
         from deepfake_edge.train.models import flip_averaged
 
         model = flip_averaged(model)
-    replace_atomically(out / "model.keras", model.save)
-    replace_atomically(out / "model.h5", model.save)
-    if best.is_file():
-        best.unlink()
+    return Fitted(model, _read_history(history), seconds, cpu_seconds, budget,
+                  f"{len(gpus)} GPU" if gpus else "CPU")
+
+
+# TrainConfig fields the contract's training record copies as they are (the rest is measured).
+RECORDED_SETTINGS = ("data_dir", "max_per_class", "augment", "batch_size", "lr", "seed", "time_budget", "sbi_ratio",
+                     "sbi_jpeg", "schedule", "label_smoothing", "weight_decay", "ema", "flip_average",
+                     "model_options", "augment_options")
+RENAMED = {"time_budget": "time_budget_min"}  # contract key when it differs from the TrainConfig field
+
+
+def finalize_stage(cfg: TrainConfig, out: Path, prepared: Prepared, fitted: Fitted) -> ModelContract:
+    """Save the model (native + legacy .h5), the training curves, and the contract's training record."""
+    import keras
+
+    from deepfake_edge.train.data import SKIPPED_FILENAME
+
+    model, rows = fitted.model, fitted.rows
+    replace_atomically(out / REFERENCE.filename, model.save)
+    replace_atomically(out / get_format("h5").filename, model.save)
+    (out / BEST_FILENAME).unlink(missing_ok=True)
     shutil.rmtree(out / BACKUP_DIRNAME, ignore_errors=True)
-    rows = _read_history(history)
     plot_training_curves(rows, out / "training_curves.png")
 
     best_row = max(rows, key=lambda r: _num(r.get("val_auc")), default={})
-    cache_use = cache.summary() if cache is not None else "off"
-    contract = contract.with_(
-        training={
-            "data_dir": str(cfg.data_dir),
-            "class_index": {name: i for i, name in enumerate(contract.class_names)},
-            "images": {"Train": train_data.class_counts, "Validation": val_data.class_counts},
-            "max_per_class": cfg.max_per_class,
-            "skipped_files": len(skip_log),
-            "skipped_list": SKIPPED_FILENAME if len(skip_log) else None,
-            "augment": cfg.augment,
-            "epochs_run": len(rows),
-            "best_epoch": int(best_row["epoch"]) + 1 if best_row else None,
-            "batch_size": cfg.batch_size,
-            "lr": cfg.lr,
-            "seed": cfg.seed,
-            "params": int(model.count_params()),
-            "seconds_this_session": round(seconds, 1),
-            "cpu_seconds_this_session": round(cpu_seconds, 1),
-            "time_budget_min": cfg.time_budget,
-            "stopped_by_time_budget": bool(budget is not None and budget.stopped),
-            "sbi_ratio": cfg.sbi_ratio,
-            "sbi_jpeg": cfg.sbi_jpeg,
-            "groups_file": str(groups_file) if train_data.groups is not None else None,
-            "source_groups": train_data.source_groups,
-            "schedule": cfg.schedule,
-            "label_smoothing": cfg.label_smoothing,
-            "weight_decay": cfg.weight_decay,
-            "ema": cfg.ema,
-            "flip_average": cfg.flip_average,
-            "teacher": str(teacher.path) if teacher is not None else None,
-            "teacher_weight": cfg.teacher_weight if teacher is not None else None,
-            "model_options": cfg.model_options,
-            "augment_options": cfg.augment_options,
-            "crop_cache": cache_use,
-            "device": f"{len(gpus)} GPU" if gpus else "CPU",
-        },
+    contract, skip_log, teacher = prepared.contract, prepared.skip_log, prepared.teacher
+    settings = {RENAMED.get(k, k): getattr(cfg, k) for k in RECORDED_SETTINGS}
+    settings["data_dir"] = str(cfg.data_dir)
+    measured = {
+        "class_index": {name: i for i, name in enumerate(contract.class_names)},
+        "images": {"Train": prepared.train_data.class_counts, "Validation": prepared.val_data.class_counts},
+        "skipped_files": len(skip_log),
+        "skipped_list": SKIPPED_FILENAME if len(skip_log) else None,
+        "epochs_run": len(rows),
+        "best_epoch": int(best_row["epoch"]) + 1 if best_row else None,
+        "params": int(model.count_params()),
+        "seconds_this_session": round(fitted.seconds, 1),
+        "cpu_seconds_this_session": round(fitted.cpu_seconds, 1),
+        "stopped_by_time_budget": bool(fitted.budget is not None and fitted.budget.stopped),
+        "groups_file": str(prepared.groups_file) if prepared.groups_file is not None else None,
+        "source_groups": prepared.train_data.source_groups,
+        "teacher": str(teacher.path) if teacher is not None else None,
+        "teacher_weight": cfg.teacher_weight if teacher is not None else None,
+        "crop_cache": prepared.cache.summary() if prepared.cache is not None else "off",
+        "device": fitted.device,
+    }
+    return contract.with_(
+        training=settings | measured,
         metrics={"best_val_auc_keras": _num(best_row.get("val_auc")) if best_row else None},
         provenance={"trained_by": "deepfake-edge train", "keras": keras.__version__},
     )
-    contract.save(out / CONTRACT_FILENAME)
-    if calibrate:
-        from deepfake_edge.train.evaluate import calibrate_run
 
-        calibrate_run(out, cfg.data_dir, max_per_class=cfg.max_per_class, batch_size=max(cfg.batch_size, 32))
-    log.info("run complete: %s (%d epochs, %.0f s; %d unreadable files skipped; crop cache: %s)", out, len(rows),
-             seconds, len(skip_log), cache_use)
-    return out
+
+def calibrate_stage(contract: ModelContract, model, val_data, skipped: int) -> ModelContract:
+    """Temperature and threshold fitted on the Validation batches already loaded, by the model in memory.
+
+    The same fit as `deepfake-edge calibrate` (`train.evaluate.calibrated_contract`), without
+    listing and decoding Validation a second time or rewriting the contract just written.
+    """
+    import numpy as np
+
+    from deepfake_edge.train.evaluate import calibrated_contract
+
+    probs, labels = [], []
+    for x, y in val_data.dataset:
+        probs.append(np.asarray(model(x, training=False), np.float64))
+        labels.append(np.argmax(np.asarray(y), axis=1))
+    return calibrated_contract(contract, np.concatenate(probs), np.concatenate(labels), skipped)
 
 
 def _check_recipe(cfg: TrainConfig) -> None:
