@@ -153,7 +153,7 @@ def test_face_model_command_installs_from_a_wheel(tmp_path, only, capsys, monkey
 
 def test_prepare_keeps_the_splits_of_a_kaggle_layout_tree(tmp_path):
     from deepfake_edge.runtime.errors import InputError
-    from deepfake_edge.runtime.prepare import list_sources
+    from deepfake_edge.train.prepare import list_sources
 
     raw = tmp_path / "raw"
     for rel in ("train/REAL/a.jpg", "train/Fake/b.png", "Test/real/c.jpg", "Validation/Fake/clip.mp4",

@@ -147,7 +147,7 @@ def test_detect_on_a_folder_with_no_images_is_an_error(tmp_path, capsys, monkeyp
 
 
 def test_prepare_names_what_it_did_not_read(tmp_path):
-    from deepfake_edge.runtime.prepare import list_sources
+    from deepfake_edge.train.prepare import list_sources
 
     raw = tmp_path / "raw"
     (raw / "Real").mkdir(parents=True)

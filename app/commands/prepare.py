@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from deepfake_edge.runtime.contract import CropRule, find_contract
     from deepfake_edge.runtime.faces import FaceDetector
     from deepfake_edge.runtime.formats import resolve_model_path
-    from deepfake_edge.runtime.prepare import prepare_dataset
+    from deepfake_edge.train.prepare import prepare_dataset
 
     rule = find_contract(resolve_model_path(args.model)).crop_rule if args.model else CropRule()
     changes = {k: v for k, v in (("margin", args.margin), ("min_confidence", args.min_confidence),
