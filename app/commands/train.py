@@ -29,6 +29,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--pretrained", action="store_const", const=True, default=None,
                         help="start from ImageNet weights: mobilenet-v2 reads them offline from the cache that "
                              "`deepfake-edge weights` (or make setup) fills; Keras applications download once")
+    parser.add_argument("--no-pretrained", dest="pretrained", action="store_const", const=False,
+                        help="start from random weights even where the recipe starts from ImageNet "
+                             "(what the ImageNet initialisation buys, at the same budget)")
     parser.add_argument("--weights", default=None, metavar="PATH",
                         help="local ImageNet weights: a .pth / converted .npz for mobilenet-v2, a 'notop' .h5 "
                              "for Keras applications (offline --pretrained)")
