@@ -67,8 +67,7 @@ def process_frame(body: bytes, session_key: str, sessions: LiveSessions, limits)
     except DeepfakeEdgeError as exc:
         return 400, {"error": first_line(exc, 300)}
     service = sessions.service
-    service.frames_processed += 1
-    service.frame_log.append((started, time.time()))
+    service.live_frame_done(started, time.time())
     result = frame.result
     faces = [{"box": [float(v) for v in f.box], "label": f.label, "fake_probability": round(float(f.fake_probability), 4),
               "track": int(track)} for f, track in zip(result.faces, frame.tracks)]

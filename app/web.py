@@ -23,10 +23,9 @@ import logging
 import os
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 # Before gradio is imported anywhere: no usage reports, no Hub look-ups at start.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -108,7 +107,7 @@ def models_in_run(model: str | Path) -> list[tuple[str, str]]:
 
 # -- the model the page talks to -------------------------------------------------------
 class DetectorService:
-    """Owns the current `Detector`, serialises calls to it, and counts what it processed.
+    """Owns the current `Detector`, serialises calls to it, and tells subscribers of each live frame.
 
     One lock guards the detector: MediaPipe's detector and some runtimes are not safe
     to call from two threads, and the Gradio queue may run the image and webcam events
@@ -121,16 +120,25 @@ class DetectorService:
         self._lock = threading.Lock()
         self.face_model = face_model
         self.backend_options = backend_options
-        self.frames_processed = 0  # webcam frames run through the detector (tests and the load test read it)
-        # (start, end) wall-clock seconds of recent live frames: how the browser test pairs a
-        # frame the browser sent with the annotated frame it showed (glass-to-glass latency).
-        self.frame_log: deque[tuple[float, float]] = deque(maxlen=2000)
+        # Called with (start, end) wall-clock seconds of every live frame served, by either
+        # route: what a load test, a metrics exporter or the browser test's glass-to-glass
+        # pairing subscribes to. The service itself keeps no counters for them.
+        self._frame_listeners: list[Callable[[float, float], None]] = []
         if hasattr(detector_or_model, "detect"):
             self.detector = detector_or_model
             self.model_path = _detector_model_path(detector_or_model)
         else:
             self.model_path = resolve_model_path(detector_or_model)
             self.detector = self._open(self.model_path)
+
+    def on_live_frame(self, listener: Callable[[float, float], None]) -> Callable[[float, float], None]:
+        """Subscribe `listener(start, end)` to every live frame served (returns it, to unsubscribe)."""
+        self._frame_listeners.append(listener)
+        return listener
+
+    def live_frame_done(self, started: float, ended: float) -> None:
+        for listener in list(self._frame_listeners):
+            listener(started, ended)
 
     def _open(self, path: str | Path):
         from deepfake_edge.runtime.detector import Detector
@@ -288,8 +296,8 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
               demo: bool | None = None, concurrency_limit: int = 1, max_bytes: int = DEFAULT_MAX_BYTES):
     """Build the Blocks app around a Detector, a model file or a run folder (None: the demo run).
 
-    The returned Blocks carries `.service` (the `DetectorService`), which the browser
-    test and the load test read to count the frames the server really processed, and
+    The returned Blocks carries `.service` (the `DetectorService`; `on_live_frame` subscribes
+    to every live frame it serves, which is how load tests count what the server did), and
     `.upload_limits`: every input (live frames, images, videos) is held to the same byte
     and pixel limits before anything decodes it (`app.uploads`).
     """
@@ -326,12 +334,11 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
             result = session.live.process(rgb).result  # detection + tracking + smoothing
         except DeepfakeEdgeError as exc:
             return gr.skip(), f"⚠️ {_one_line(exc)}", session
-        service.frames_processed += 1
         annotated = served.image(_annotate(rgb, result), "frame")
         faces = "No face in view" if result.no_face else ", ".join(
             f"{f.label} {f.fake_probability:.0%} fake" for f in result.faces)
         readout = f"{faces} · {latency_line(result, session.live.fps)}"
-        service.frame_log.append((started, time.time()))
+        service.live_frame_done(started, time.time())
         return annotated, readout, session
 
     def on_image(path, explain=False):

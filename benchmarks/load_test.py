@@ -61,6 +61,8 @@ def run_load(model: Path, clients: int, seconds: float, warmup: float, concurren
     from deepfake_edge.app import web
 
     blocks = web.build_app(model, concurrency_limit=concurrency)
+    served: list[float] = []
+    blocks.service.on_live_frame(lambda started, ended: served.append(ended))  # counts frames served
     web.launch(blocks, port=free_port(), prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{blocks.server_port}/"
     # "varied": every client sends its own changing frames, as real cameras do. "identical":
@@ -128,13 +130,13 @@ def run_load(model: Path, clients: int, seconds: float, warmup: float, concurren
     stop["at"] = t_start + warmup + seconds
     time.sleep(warmup)
     rss_after_warmup = rss_mb()
-    processed_at_warmup = blocks.service.frames_processed
+    processed_at_warmup = len(served)
     time.sleep(seconds)
     for t in threads:
         t.join(timeout=30)
     t_end = time.perf_counter()
     rss_end = rss_mb()
-    processed = blocks.service.frames_processed - processed_at_warmup
+    processed = len(served) - processed_at_warmup
     blocks.close()
     measured = [ms for t0, ms in latencies if t0 >= t_start + warmup]
     result = {

@@ -62,6 +62,8 @@ def main(argv=None) -> int:
     blocks = web.build_app(args.model)
     web.launch(blocks, port=free_port(), prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{blocks.server_port}/"
+    served: list[float] = []
+    blocks.service.on_live_frame(lambda started, ended: served.append(ended))  # counts frames served
     samples = [(0.0, rss_mb(), 0)]
     with tempfile.TemporaryDirectory() as tmp:
         child = subprocess.Popen([sys.executable, "-c", CLIENTS, url, str(args.clients), str(args.seconds), tmp],
@@ -69,7 +71,7 @@ def main(argv=None) -> int:
         t0 = time.time()
         while child.poll() is None:
             time.sleep(10)
-            samples.append((time.time() - t0, rss_mb(), blocks.service.frames_processed))
+            samples.append((time.time() - t0, rss_mb(), len(served)))
         errors = int((child.stdout.read() or "-1").strip().splitlines()[-1])
     blocks.close()
     blocks.service.close()

@@ -77,3 +77,18 @@ def tiny_onnx_fake_probability(mean_rgb_unit: np.ndarray) -> np.ndarray:
     """Closed-form fake probability of `write_tiny_onnx` for mean RGB in 0..1 (N, 3)."""
     d = 8.0 * (mean_rgb_unit[:, 0] - mean_rgb_unit[:, 1])
     return 1.0 / (1.0 + np.exp(-2.0 * d))
+
+
+class FrameRecorder:
+    """Subscribes to a DetectorService's live frames: how tests count what the server processed."""
+
+    def __init__(self, service):
+        self.log: list[tuple[float, float]] = []
+        service.on_live_frame(self)
+
+    def __call__(self, started: float, ended: float) -> None:
+        self.log.append((started, ended))
+
+    @property
+    def count(self) -> int:
+        return len(self.log)

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.facekit import FrameRecorder
 from tests.test_web import free_port, grace_hopper_path, require_face_model
 
 pytestmark = pytest.mark.browser
@@ -143,12 +144,12 @@ def test_webcam_stream_in_chromium(tiny_run, tmp_path):
             page.locator("#webcam-in").get_by_text("Click to Access Webcam").click()
             record = page.locator("#webcam-in button.capture-button")
             record.wait_for(timeout=20_000)
-            start_count = service.frames_processed
+            frames = FrameRecorder(service)
             record.click()
             page.locator("#webcam-out img").first.wait_for(timeout=20_000)
             t0 = time.time()
             time.sleep(STREAM_SECONDS)
-            processed = service.frames_processed - start_count
+            processed = frames.count
             elapsed = time.time() - t0
             readout = page.locator("#latency").inner_text()
             sent, shown = page.evaluate("[window.__sent, window.__shown]")
@@ -156,14 +157,14 @@ def test_webcam_stream_in_chromium(tiny_run, tmp_path):
 
             record.click()  # Stop
             time.sleep(1.0)  # let an in-flight frame finish
-            after_stop = service.frames_processed
+            after_stop = frames.count
             time.sleep(2.0)
-            still = service.frames_processed - after_stop
+            still = frames.count - after_stop
             browser.close()
     finally:
         blocks.close()
 
-    g2g = glass_to_glass_ms(sent, shown, list(service.frame_log))
+    g2g = glass_to_glass_ms(sent, shown, frames.log)
     service.close()
     fps = processed / elapsed
     print(f"\nbrowser stream: {processed} frames in {elapsed:.1f} s = {fps:.1f} fps processed; "

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.facekit import face_model_or_skip, grace_hopper, write_tiny_onnx
+from tests.facekit import FrameRecorder, face_model_or_skip, grace_hopper, write_tiny_onnx
 from tests.test_browser import CHROMIUM, chromium_or_skip, write_face_y4m
 from tests.test_web import free_port
 
@@ -39,7 +39,7 @@ def test_a_frame_comes_back_as_boxes_and_scores(app_url):
     import httpx
 
     url, blocks = app_url
-    before = blocks.service.frames_processed
+    frames = FrameRecorder(blocks.service)
     r = httpx.post(url + "api/frame", content=jpeg(grace_hopper()), headers={"X-Session": "t1"}, timeout=60)
     assert r.status_code == 200
     answer = r.json()
@@ -47,7 +47,7 @@ def test_a_frame_comes_back_as_boxes_and_scores(app_url):
     x, y, w, h = answer["faces"][0]["box"]
     assert w > 50 and h > 50 and answer["width"] == grace_hopper().shape[1]
     assert 0 <= answer["faces"][0]["fake_probability"] <= 1 and answer["timings"]["detect_ms"] > 0
-    assert blocks.service.frames_processed == before + 1
+    assert frames.count == 1
 
 
 @pytest.mark.parametrize("body, status, says", [
@@ -101,7 +101,7 @@ def test_the_live_page_draws_the_servers_boxes_at_a_high_frame_rate(app_url, tmp
     try:
         page = browser.new_page()
         page.goto(url + "live", wait_until="load")
-        before = blocks.service.frames_processed
+        frames = FrameRecorder(blocks.service)
         page.click("#start")
         page.wait_for_function("() => window.deepfakeEdgeLive.frames >= 30", timeout=60_000)
         stats = page.evaluate("() => window.deepfakeEdgeLive.stats()")
@@ -112,7 +112,7 @@ def test_the_live_page_draws_the_servers_boxes_at_a_high_frame_rate(app_url, tmp
         browser.close()
         release_playwright()
     assert stats["errors"] == 0 and len(faces) == 1 and faces[0]["label"] in ("Real", "Fake")
-    assert blocks.service.frames_processed - before >= 30
+    assert frames.count >= 30
     assert "frames/s" in text and "glass to glass" in text
     print(f"/live in Chromium: {stats['fps']:.1f} frames/s, glass to glass p50 {stats['p50_ms']:.0f} ms, "
           f"p95 {stats['p95_ms']:.0f} ms")

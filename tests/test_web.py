@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from deepfake_edge.runtime.errors import ModelFileError
+from tests.facekit import FrameRecorder
 
 MAX_PIXELS = 1_000_000  # small, so the "huge image" case stays cheap to generate
 
@@ -137,10 +138,9 @@ def test_upload_above_the_size_limit_is_rejected_and_app_keeps_serving(client, t
 def test_stream_endpoint_counts_frames_and_annotates(client, served):
     from gradio_client import handle_file
 
-    service = served[1].service
-    before = service.frames_processed
+    frames = FrameRecorder(served[1].service)
     frame, readout = client.predict(handle_file(str(grace_hopper_path())), api_name="/frame")[:2]
-    assert service.frames_processed == before + 1
+    assert frames.count == 1
     assert "total" in readout and "ms" in readout
     assert cv2.imread(frame) is not None
 
@@ -334,11 +334,10 @@ def test_live_frame_endpoint_applies_the_pixel_limit_before_decoding(client, ser
     decoded = []
     real_load = PIL.Image.Image.load
     monkeypatch.setattr(PIL.Image.Image, "load", lambda im: decoded.append(im.size) or real_load(im))
-    service = served[1].service
-    before = service.frames_processed
+    frames = FrameRecorder(served[1].service)
     _, readout = client.predict(handle_file(str(_bomb_png(tmp_path / "bomb.png"))), api_name="/frame")[:2]
     assert "pixel limit" in readout and "1000x1100" in readout and "bomb.png" in readout
-    assert service.frames_processed == before
+    assert frames.count == 0
     assert (1000, 1100) not in decoded  # refused from the header, never decoded
 
 
