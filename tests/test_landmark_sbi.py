@@ -72,6 +72,13 @@ def test_landmarks_are_computed_once_and_cached(tmp_path, monkeypatch):
     monkeypatch.setattr(landmarks, "FaceLandmarker", no_model)
     again = landmarks.LandmarkTable.for_files(paths, cache=tmp_path / "cache")
     np.testing.assert_allclose(again.get(paths[0]), first.get(paths[0]), atol=1e-3)  # float16 in the cache
+    # The cache is found by real paths, so it must answer for any spelling of them: a run
+    # reading the same data through another path (`other/../data/x.png`) once found the
+    # cache and then missed every lookup (all its fakes silently got the elliptical mask).
+    (tmp_path / "other").mkdir()
+    spelled = [tmp_path / "other" / ".." / p.name for p in paths]
+    via_other = landmarks.LandmarkTable.for_files(spelled, cache=tmp_path / "cache")
+    assert all(via_other.get(p) is not None for p in spelled) and via_other.get(paths[1]) is not None
     os.utime(paths[1], ns=(1, 1))  # a changed file is looked at again
     with pytest.raises(AssertionError, match="computed again"):
         landmarks.LandmarkTable.for_files(paths, cache=tmp_path / "cache")

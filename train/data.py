@@ -367,7 +367,8 @@ def load_split(data_dir: str | Path, split: str, contract: ModelContract, *, bat
         counts["sbi_ratio"] = float(sbi_ratio)
         counts["sbi_mask"] = mask_used
         if landmarks is not None:
-            counts["sbi_face_meshes"] = len(landmarks)
+            # what the blending will really find, looked up the way it looks them up
+            counts["sbi_face_meshes"] = sum(landmarks.get(p) is not None for p in paths)
     steps = max(1, -(-len(paths) // batch_size))
     if sbi_ratio and counts[contract.class_names[contract.fake_index]] == 0:
         steps = max(1, -(-2 * len(paths) // batch_size))  # an epoch sees each real once and as many SBI fakes

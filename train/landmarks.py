@@ -89,6 +89,10 @@ def _digest(paths: list[Path]) -> str:
     return h.hexdigest()[:20]
 
 
+def _key(path: str | Path) -> str:
+    return os.path.realpath(path)
+
+
 def cache_dir() -> Path:
     from deepfake_edge.runtime.faces import cache_dir as face_cache
 
@@ -99,10 +103,14 @@ class LandmarkTable:
     """Landmarks per file (0..1 image coordinates); files without a trusted face map to None."""
 
     def __init__(self, points: dict[str, np.ndarray | None]):
-        self._points = points
+        # Keyed by the real path: the cache is found by real paths (`_digest`), so a table
+        # filled under one spelling (/work/main/../shared/x.jpg) must answer another
+        # (/work/snap/../shared/x.jpg). Keyed by spelling, every lookup missed and every
+        # self-blended fake silently fell back to the elliptical mask.
+        self._points = {_key(f): v for f, v in points.items()}
 
     def get(self, path: str | Path) -> np.ndarray | None:
-        return self._points.get(str(path))
+        return self._points.get(_key(path))
 
     def __len__(self) -> int:
         return sum(p is not None for p in self._points.values())
@@ -127,7 +135,7 @@ class LandmarkTable:
                 log.warning("%s: damaged landmark cache, computing again", target)
         table = cls._compute(paths, model_path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        files = [str(p) for p in paths]
+        files = [_key(p) for p in paths]
         mesh = np.stack([table._points[f] if table._points[f] is not None else np.zeros((POINTS, 2), np.float32)
                          for f in files]).astype(np.float16)
         ok = np.array([table._points[f] is not None for f in files])
