@@ -41,6 +41,14 @@ def test_train_writes_a_complete_run_and_refuses_to_overwrite(tiny_data, tmp_pat
     assert c["training"]["images"]["Train"] == {"Fake": 12, "Real": 12}
     assert c["training"]["class_index"] == {"Fake": 0, "Real": 1}
     assert c["training"]["epochs_run"] == 3 and c["training"]["skipped_files"] == 0
+    from dataclasses import fields
+
+    from deepfake_edge.train.config import TrainConfig
+    from deepfake_edge.train.fit import NOT_COPIED, RENAMED
+
+    recorded = {RENAMED.get(f.name, f.name) for f in fields(TrainConfig) if f.name not in NOT_COPIED}
+    assert recorded <= set(c["training"])  # every setting is in the record without being listed by hand
+    assert c["training"]["label_smoothing"] == 0.0 and c["training"]["img_size"] == 32
     crops, hits = c["training"]["crop_cache"].split(", ")[0], int(c["training"]["crop_cache"].split(", ")[-1].split()[0])
     assert crops == "48 crops" and hits >= 96  # every Train + Validation image decoded once, epochs 2-3 cached
     assert 0 <= c["threshold"] <= 1 and c["temperature"] > 0

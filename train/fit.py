@@ -29,7 +29,7 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from deepfake_edge.runtime.contract import CONTRACT_FILENAME, ModelContract
@@ -314,10 +314,9 @@ def fit_stage(cfg: TrainConfig, out: Path, prepared: Prepared, resuming: bool) -
                   f"{len(gpus)} GPU" if gpus else "CPU")
 
 
-# TrainConfig fields the contract's training record copies as they are (the rest is measured).
-RECORDED_SETTINGS = ("data_dir", "max_per_class", "augment", "batch_size", "lr", "seed", "time_budget", "sbi_ratio",
-                     "sbi_jpeg", "schedule", "label_smoothing", "weight_decay", "ema", "flip_average",
-                     "model_options", "augment_options")
+# The contract's training record holds EVERY TrainConfig field (a new option is recorded
+# without naming it here) plus what was measured; the teacher's are recorded as resolved.
+NOT_COPIED = ("teacher", "teacher_weight")
 RENAMED = {"time_budget": "time_budget_min"}  # contract key when it differs from the TrainConfig field
 
 
@@ -336,7 +335,7 @@ def finalize_stage(cfg: TrainConfig, out: Path, prepared: Prepared, fitted: Fitt
 
     best_row = max(rows, key=lambda r: _num(r.get("val_auc")), default={})
     contract, skip_log, teacher = prepared.contract, prepared.skip_log, prepared.teacher
-    settings = {RENAMED.get(k, k): getattr(cfg, k) for k in RECORDED_SETTINGS}
+    settings = {RENAMED.get(f.name, f.name): getattr(cfg, f.name) for f in fields(cfg) if f.name not in NOT_COPIED}
     settings["data_dir"] = str(cfg.data_dir)
     measured = {
         "class_index": {name: i for i, name in enumerate(contract.class_names)},
