@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from deepfake_edge.export.common import artifact_contract, finish, load_keras, staged, target
-from deepfake_edge.export.quantize import DEFAULT_CALIB_IMAGES, calibration_batch
+from deepfake_edge.export.quantize import Int8Options, calibration_batch
 from deepfake_edge.runtime.contract import ModelContract
 
 log = logging.getLogger(__name__)
@@ -58,9 +58,10 @@ def export_tflite_fp16(run_dir: Path, contract: ModelContract, *, data: Path | N
 
 
 def export_tflite_int8(run_dir: Path, contract: ModelContract, *, data: Path | None = None,
-                       calib_images: int = DEFAULT_CALIB_IMAGES, **options) -> Path:
+                       **options) -> Path:
     """model.keras -> model.int8.tflite: full INT8 ops, float32 I/O, calibrated on Train."""
-    calib = calibration_batch(data, contract, int(calib_images), purpose="LiteRT INT8 calibration")
+    calib = calibration_batch(data, contract, Int8Options.from_options(options).calib_images,
+                              purpose="LiteRT INT8 calibration")
 
     def representative():
         for image in calib:

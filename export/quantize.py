@@ -9,6 +9,7 @@ most of the INT8 error.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 import logging
 import os
 import tempfile
@@ -25,6 +26,18 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CALIB_IMAGES = 200
 CALIB_BATCH = 16
+
+
+@dataclass(frozen=True)
+class Int8Options:
+    """The `export --calib-images` option of both INT8 steps (ONNX QDQ and LiteRT full INT8)."""
+
+    calib_images: int = DEFAULT_CALIB_IMAGES  # balanced Train images the quantizer calibrates on
+
+    @classmethod
+    def from_options(cls, options: dict) -> "Int8Options":
+        value = options.get("calib_images")
+        return cls(DEFAULT_CALIB_IMAGES if value is None else int(value))
 
 
 def calibration_batch(data: Path | None, contract: ModelContract, n_images: int = DEFAULT_CALIB_IMAGES,
@@ -96,12 +109,12 @@ def quantize_onnx_int8(source: Path, dest: Path, calib: np.ndarray) -> None:
 
 
 def export_onnx_int8(run_dir: Path, contract: ModelContract, *, data: Path | None = None,
-                     calib_images: int = DEFAULT_CALIB_IMAGES, **options) -> Path:
+                     **options) -> Path:
     """model.onnx -> model.int8.onnx (static QDQ INT8, per-channel), calibrated on Train."""
     import onnx
 
     run_dir = Path(run_dir)
-    calib = calibration_batch(data, contract, int(calib_images))
+    calib = calibration_batch(data, contract, Int8Options.from_options(options).calib_images)
     source = fp32_onnx(run_dir, contract, data, **options)
     final = target(run_dir, "onnx-int8")
     with staged(final) as tmp:

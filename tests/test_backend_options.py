@@ -69,3 +69,24 @@ def test_bench_rows_come_from_the_table_not_from_names(tmp_path):
     assert "triton" not in labels  # no local backend
     expected = {v.row_label(f) for f in FORMATS if f.benchmarked for v in f.variants if not v.needs_provider}
     assert expected <= set(labels)
+
+
+def test_every_export_option_of_the_table_reaches_the_export_command():
+    """A row's export option is a flag of `export` and is passed on by name (no hand-kept list)."""
+    import argparse
+
+    from deepfake_edge.app.commands import export
+
+    parser = argparse.ArgumentParser()
+    export.add_arguments(parser)
+    names = {name for fmt in FORMATS for name in fmt.options}
+    args = parser.parse_args(["run", "--calib-images", "7", "--max-batch", "4"])
+    assert names <= set(vars(args))
+    assert args.calib_images == 7 and args.max_batch == 4
+
+
+def test_int8_steps_read_their_options_dataclass():
+    from deepfake_edge.export.quantize import DEFAULT_CALIB_IMAGES, Int8Options
+
+    assert Int8Options.from_options({}).calib_images == DEFAULT_CALIB_IMAGES
+    assert Int8Options.from_options({"calib_images": "12"}).calib_images == 12

@@ -51,15 +51,11 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from deepfake_edge.export.pipeline import export_run, summary_table
+    from deepfake_edge.runtime.formats import FORMATS
 
-    results = export_run(
-        args.run_dir, args.formats, data=args.data,
-        calib_images=args.calib_images, min_batch=args.min_batch, opt_batch=args.opt_batch,
-        max_batch=args.max_batch, workspace_mb=args.workspace_mb, opt_level=args.opt_level,
-        hardware_compat=args.hardware_compat, timing_cache=args.timing_cache,
-        triton_max_batch=args.triton_max_batch, triton_queue_delay_us=args.triton_queue_delay_us,
-        triton_instance_kind=args.triton_instance_kind, triton_instances=args.triton_instances,
-        web_webgpu=args.web_webgpu,
-    )
+    # every export option a table row declares, under its own name (its flag is --name-with-dashes);
+    # unset flags are None and keep the step's default, a set one for no chosen format is an error
+    options = {name: getattr(args, name) for fmt in FORMATS for name in fmt.options}
+    results = export_run(args.run_dir, args.formats, data=args.data, **options)
     print(summary_table(results, Path(args.run_dir)))
     return 0 if all(r.ok for r in results) else 1
