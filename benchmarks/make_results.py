@@ -44,6 +44,8 @@ OTHER_RESULTS = (
      "python benchmarks/explain_cost.py MODEL..."),
     ("Install size: base (runtime-only) vs full install, detect cold start", "install_size.md",
      "python benchmarks/install_size.py --model MODEL.onnx"),
+    ("Cross-manipulation: scores on fakes no run trained on (landmark face swap, self-blends)",
+     "cross_manipulation.md", "python benchmarks/cross_manipulation.py"),
     ("Data scaling: the edge recipe on 5k / 10k / 23k faces, over seeds", "data_scaling.md",
      "python benchmarks/data_scaling.py"),
     ("The detector in the browser (`export --formats web`): frames/s and latency inside the page",
