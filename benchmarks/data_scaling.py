@@ -1,18 +1,22 @@
-"""How the edge recipe's quality grows with training faces: 5k / 10k / 23k, at equal steps, over seeds.
+"""How a recipe's quality grows with training faces: 5k / 10k / 23k, at equal steps and at a growing budget, over seeds.
 
-Each row trains `--recipe edge` on a class-balanced random subset of dfdc-faces-xl's Train
-split (`--max-per-class`, drawn with the run's seed) and is measured as deployed (exported
-ONNX, Test at the Validation-fitted threshold and temperature: `quality.measure_run`).
-Validation and Test are the same 1,000 faces for every row.
+Each row trains one recipe (`--recipe`, default the ImageNet edge recipe) on a
+class-balanced random subset of dfdc-faces-xl's Train split (`--max-per-class`, drawn
+with the run's seed) and is measured as deployed (exported ONNX, Test at the
+Validation-fitted threshold and temperature: `quality.measure_run`). Validation and Test
+are the same 1,000 faces for every row. Subsets are drawn whole source by source
+(`train.groups.sample_whole_groups`, dfdc-faces-xl ships groups.csv), so every fake keeps
+its real twin as in the full set; the first edge-net rows (subset "per-file", session 10)
+were drawn file by file, which broke most twins.
 
 - equal steps: every size sees about 50,000 training images (5k x 10 epochs, 10k x 5,
   23k x 2 = 46,852), so only the number of distinct faces changes;
-- growing budget (`--budget growing`): 20 epochs at every size, so compute grows with
-  the data (the 23k row of this kind is xl_study.md's `xl-edge`, 14 epochs in 32 minutes).
+- growing budget (`--budget growing`): the same epochs at every size (the recipe's
+  GROWING_EPOCHS), so compute grows with the data.
 
     .venv/bin/python benchmarks/data_scaling.py                     # equal steps, seeds 1 and 2
-    .venv/bin/python benchmarks/data_scaling.py --seeds 1,2,3 --sizes 5000,23426
     .venv/bin/python benchmarks/data_scaling.py --budget growing --sizes 5000,10000 --seeds 1
+    .venv/bin/python benchmarks/data_scaling.py --recipe edge --seeds 1,2,3 --sizes 5000,23426
 
 Writes benchmarks/results/data_scaling.{md,json}: per row the mean and spread over seeds of
 Test AUC / accuracy / ECE, with every seed's numbers in the JSON.
@@ -38,16 +42,35 @@ XL = REPO / ".." / "shared" / "data" / "dfdc-faces-xl"
 RESULTS = REPO / "benchmarks" / "results"
 FULL = 23426  # XL Train faces
 EQUAL_STEP_IMAGES = 50_000
+GROWING_EPOCHS = {"edge": 20, "edge-imagenet-lite": 12}  # per recipe: the epochs xl_study gave it on 23k faces
+SUBSET = "whole sources"  # how this code draws a subset (rows written before it say "per-file")
 log = logging.getLogger("data_scaling")
 
 
-def epochs_for(size: int, budget: str) -> int:
-    """Epochs a subset of `size` faces gets: equal steps (~50k images seen) or a fixed 20."""
-    return max(1, math.floor(EQUAL_STEP_IMAGES / size + 0.25)) if budget == "equal-steps" else 20
+def epochs_for(size: int, budget: str, recipe: str = "edge") -> int:
+    """Epochs a subset of `size` faces gets: equal steps (~50k images seen) or the recipe's growing-budget epochs."""
+    if budget == "equal-steps":
+        return max(1, math.floor(EQUAL_STEP_IMAGES / size + 0.25))
+    return GROWING_EPOCHS.get(recipe, 20)
 
 
-def run_dir(size: int, budget: str, seed: int) -> Path:
-    return REPO / "runs" / "scaling" / f"{budget}-{size}-s{seed}"
+def run_dir(size: int, budget: str, seed: int, recipe: str = "edge") -> Path:
+    prefix = "" if recipe == "edge" else f"{recipe}-"
+    return REPO / "runs" / "scaling" / f"{prefix}{budget}-{size}-s{seed}"
+
+
+def row_key(recipe: str, budget: str, size: int) -> str:
+    return f"{recipe} {budget} {size}"
+
+
+def upgrade(results: dict) -> dict:
+    """Rows saved before the recipe and subset columns existed: the edge recipe, per-file subsets."""
+    out = {}
+    for row in results.values():
+        row.setdefault("recipe", "edge")
+        row.setdefault("subset", "per-file")
+        out[row_key(row["recipe"], row["budget"], row["faces"])] = row
+    return out
 
 
 def main(argv=None) -> int:
@@ -56,6 +79,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default=f"5000,10000,{FULL}", help="training faces per row (both classes together)")
     ap.add_argument("--seeds", default="1,2")
     ap.add_argument("--budget", choices=("equal-steps", "growing"), default="equal-steps")
+    ap.add_argument("--recipe", default="edge-imagenet-lite", choices=sorted(recipes.RECIPES))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not (args.data / "Train").is_dir():
@@ -63,16 +87,17 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     saved = RESULTS / "data_scaling.json"
-    results = json.loads(saved.read_text())["results"] if saved.is_file() else {}
+    results = upgrade(json.loads(saved.read_text())["results"]) if saved.is_file() else {}
     for size in (int(s) for s in args.sizes.split(",")):
-        epochs = epochs_for(size, args.budget)
-        key = f"{args.budget} {size}"
-        row = results.setdefault(key, {"budget": args.budget, "faces": size, "epochs": epochs, "seeds": {}})
+        epochs = epochs_for(size, args.budget, args.recipe)
+        key = row_key(args.recipe, args.budget, size)
+        row = results.setdefault(key, {"recipe": args.recipe, "budget": args.budget, "faces": size,
+                                       "epochs": epochs, "subset": SUBSET, "seeds": {}})
         for seed in (int(s) for s in args.seeds.split(",")):
-            settings = recipes.recipe("edge")
+            settings = recipes.recipe(args.recipe)
             if size < FULL:
                 settings["max_per_class"] = size // 2
-            run = run_dir(size, args.budget, seed)
+            run = run_dir(size, args.budget, seed, args.recipe)
             if not quality.finished_with(run, quality.recipe_settings(settings, None, epochs=epochs, seed=seed)):
                 log.info("training %s faces, seed %d, %d epochs into %s", size, seed, epochs, run)
                 quality.train_recipe(settings, args.data, run, None, epochs=epochs, seed=seed)
@@ -101,18 +126,19 @@ def write(results: dict, saved: Path, args, argv) -> None:
                 shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))}
     RESULTS.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
-    lines = ["# Data scaling: the edge recipe on 5k / 10k / 23k training faces", "",
+    lines = ["# Data scaling: edge recipes on 5k / 10k / 23k training faces", "",
              f"Machine: {meta['machine']}. Last written by `{meta['command']}` on {meta['date']}.",
-             "Data: class-balanced random subsets of dfdc-faces-xl Train (drawn with each run's seed); Validation",
+             "Data: class-balanced random subsets of dfdc-faces-xl Train (drawn with each run's seed, whole",
+             "source groups or file by file: column subset); Validation",
              "and Test the same 1,000 faces for every row. Test numbers are the exported ONNX model's at the",
              "Validation-fitted threshold and temperature; mean ± standard deviation over the seeds listed.", "",
-             "| budget | train faces | epochs | images seen | seeds | Val AUC | Test AUC | Test acc | Test ECE | "
-             "train min (mean) |", "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
-    for row in sorted(results.values(), key=lambda r: (r["budget"], r["faces"])):
+             "| recipe | budget | subset | train faces | epochs | images seen | seeds | Val AUC | Test AUC | Test acc | "
+             "Test ECE | train min (mean) |", "|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+    for row in sorted(results.values(), key=lambda r: (r["recipe"], r["budget"], r["faces"])):
         per = list(row["seeds"].values())
         col = lambda k: spread([p[k] for p in per])  # noqa: E731
         wall = statistics.mean(p["train_wall_s"] for p in per) / 60 if per else float("nan")
-        lines.append(f"| {row['budget']} | {row['faces']:,} | {row['epochs']} | {row['faces'] * row['epochs']:,} | "
+        lines.append(f"| {row['recipe']} | {row['budget']} | {row['subset']} | {row['faces']:,} | {row['epochs']} | {row['faces'] * row['epochs']:,} | "
                      f"{','.join(row['seeds'])} | {col('val_auc')} | {col('test_auc')} | {col('test_accuracy')} | "
                      f"{col('test_ece')} | {wall:.1f} |")
     notes = RESULTS / "data_scaling.notes.md"

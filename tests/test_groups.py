@@ -10,7 +10,7 @@ import pytest
 from deepfake_edge.runtime.contract import ModelContract
 from deepfake_edge.runtime.dataset import list_split
 from deepfake_edge.runtime.errors import InputError
-from deepfake_edge.train.groups import group_members, read_groups, resolve_groups_file
+from deepfake_edge.train.groups import group_members, read_groups, resolve_groups_file, sample_whole_groups
 from tests.test_evaluate import cli_main
 from tests.test_quality_options import _assert_complete_and_calibrated, _train_args
 
@@ -134,3 +134,34 @@ def test_train_uses_the_datasets_groups_file_and_records_it(tiny_data, tmp_path,
     t = json.loads((off / "contract.json").read_text())["training"]
     assert t["groups_file"] is None and t["source_groups"] is None
     assert json.loads((off / "train_config.json").read_text())["groups"] == "none"
+
+
+def test_a_capped_subset_is_drawn_whole_source_by_source():
+    """Twin sources (one real + one fake) and singles: the cap holds per class, every twin survives."""
+    group = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 5, 6, 7])
+    labels = np.array([0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 1, 1])
+    for seed in range(6):
+        keep = sample_whole_groups(group, labels, 3, seed)
+        assert np.bincount(labels[keep], minlength=2).tolist() == [3, 3]
+        kept_groups = group[keep]
+        for g in set(kept_groups.tolist()):
+            assert (kept_groups == g).sum() == (group == g).sum()  # whole sources only
+        assert np.array_equal(keep, np.sort(keep))
+    assert len({tuple(sample_whole_groups(group, labels, 2, s).tolist()) for s in range(6)}) > 1  # seed matters
+    assert np.array_equal(sample_whole_groups(group, labels, 3, 4), sample_whole_groups(group, labels, 3, 4))
+
+
+def test_max_per_class_with_a_groups_file_keeps_the_twins(tmp_path, tiny_data):
+    from deepfake_edge.train.data import load_split
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    rows, reals, fakes = _twin_rows(data, 8)
+    groups_file = _write_groups(data, rows)
+    split = load_split(data, "Train", ModelContract(input_size=SIZE), batch_size=4, train=True, seed=1,
+                       max_per_class=4, groups_file=groups_file)
+    names = {(p.parent.name, p.name) for p in split.paths}
+    assert split.class_counts["Real"] == 4 and split.class_counts["Fake"] == 4
+    twins = [(r, f) for r, f in zip(reals, fakes) if ("Real", r) in names or ("Fake", f) in names]
+    assert all(("Real", r) in names and ("Fake", f) in names for r, f in twins)
+    assert split.source_groups == len(twins) >= 2

@@ -337,21 +337,35 @@ def load_split(data_dir: str | Path, split: str, contract: ModelContract, *, bat
     With `sbi_ratio` > 0 (Train only), `class_counts` also reports the expected share of
     self-blended fakes under "sbi_ratio". `groups_file` (Train only, see `train.groups`)
     puts real/fake twins from one source side by side; `groups` then holds each image's
-    source id. `cache` keeps decoded crops between epochs (see `make_dataset`). `sbi_mask`
+    source id; with `max_per_class` too, Train's subset is drawn whole source by source
+    so the twins survive the cap. `cache` keeps decoded crops between epochs (see `make_dataset`). `sbi_mask`
     picks the self-blended fakes' mask: "landmarks" (face-mesh hull; the landmarks of the
     Train reals are computed once and cached), "ellipse", or "auto" (landmarks when the
     face-landmark model is installed); `counts["sbi_mask"]` says which was used.
     """
-    if split.lower() == "train":
-        paths, labels = list_train_split(data_dir, max_per_class=max_per_class, seed=seed, sbi_ratio=sbi_ratio)
+    is_train = split.lower() == "train"
+    whole_sources = bool(is_train and max_per_class and groups_file is not None)
+    if is_train:
+        paths, labels = list_train_split(data_dir, max_per_class=None if whole_sources else max_per_class,
+                                         seed=seed, sbi_ratio=sbi_ratio)
     else:
         paths, labels = list_split(data_dir, split, max_per_class=max_per_class, seed=seed)
     groups = None
-    if groups_file is not None and train and not sbi_ratio:
+    if whole_sources:  # a capped subset keeps each fake's real twin (train.groups.sample_whole_groups)
+        from deepfake_edge.train.groups import read_groups, sample_whole_groups
+
+        all_groups = read_groups(groups_file, paths, split)
+        keep = sample_whole_groups(all_groups, labels, max_per_class, seed)
+        log.info("%s: %d of %d images kept, whole source groups drawn with seed %d (--max-per-class %d)",
+                 split, len(keep), len(paths), seed, max_per_class)
+        paths, labels, all_groups = [paths[i] for i in keep], labels[keep], all_groups[keep]
+        if train and not sbi_ratio:
+            groups = all_groups
+    if groups is None and groups_file is not None and train and not sbi_ratio:
         from deepfake_edge.train.groups import read_groups
 
         groups = read_groups(groups_file, paths, split)
-    elif groups_file is not None:
+    elif groups is None and groups_file is not None:
         log.info("%s: groups file not used (%s)", groups_file,
                  "self-blended fakes come from reals" if sbi_ratio else f"{split} is not shuffled for training")
     landmarks, mask_used = None, "ellipse"

@@ -16,6 +16,9 @@ folders (dfdc-faces: `split,label,file,source_video`). Rows for other splits and
 files not in the training list are ignored; training files with no row form a group of
 their own.
 
+`sample_whole_groups` draws a capped training subset source by source, so a fake keeps
+its real twin when only part of a dataset is used (`--max-per-class` with a groups file).
+
 `group_members` turns the group ids into one row of image indices per source;
 `train.data.make_dataset` shuffles the rows each epoch and streams each row's images
 together, under one augmentation seed.
@@ -136,3 +139,29 @@ def group_members(group: np.ndarray) -> np.ndarray:
     for row, (start, size) in enumerate(zip(starts, sizes)):
         out[row, :size] = members[start:start + size]
     return out
+
+
+def sample_whole_groups(group: np.ndarray, labels: np.ndarray, max_per_class: int, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded random subset taken whole source by source.
+
+    Sources are visited in a random order (numpy Generator seeded with `seed`) and kept
+    whole while no class would exceed `max_per_class`; the result has at most
+    `max_per_class` images per class and, where the sources allow, exactly that many. A
+    per-file sample of a twin dataset keeps about (cap / class size) of the twins; this
+    keeps every twin, so a subset trains like a smaller copy of the full set.
+    """
+    group = np.asarray(group, np.int64)
+    labels = np.asarray(labels, np.int64)
+    members = group_members(group)
+    n_classes = int(labels.max()) + 1 if labels.size else 0
+    counts = np.zeros(n_classes, np.int64)
+    keep: list[int] = []
+    for row in members[np.random.default_rng(seed).permutation(len(members))]:
+        idx = row[row >= 0]
+        add = np.bincount(labels[idx], minlength=n_classes)
+        if np.all(counts + add <= max_per_class):
+            counts += add
+            keep.extend(idx.tolist())
+            if np.all(counts >= max_per_class):
+                break
+    return np.sort(np.asarray(keep, np.int64))
