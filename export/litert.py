@@ -13,7 +13,8 @@ import logging
 from pathlib import Path
 
 from deepfake_edge.export.common import artifact_contract, finish, load_keras, staged, target
-from deepfake_edge.export.quantize import Int8Options, calibration_batch
+from deepfake_edge.export.options import Int8Options
+from deepfake_edge.export.quantize import calibration_batch
 from deepfake_edge.runtime.contract import ModelContract
 
 log = logging.getLogger(__name__)

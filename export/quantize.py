@@ -9,7 +9,6 @@ most of the INT8 error.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 import logging
 import os
 import tempfile
@@ -19,25 +18,13 @@ import numpy as np
 
 from deepfake_edge.export.common import CPU_CHECK, artifact_contract, finish, load_keras, staged, target
 from deepfake_edge.export.onnx import OPSET, embed_contract, fp32_onnx, save_onnx
+from deepfake_edge.export.options import DEFAULT_CALIB_IMAGES, Int8Options
 from deepfake_edge.runtime.contract import ModelContract
 from deepfake_edge.runtime.errors import InputError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CALIB_IMAGES = 200
 CALIB_BATCH = 16
-
-
-@dataclass(frozen=True)
-class Int8Options:
-    """The `export --calib-images` option of both INT8 steps (ONNX QDQ and LiteRT full INT8)."""
-
-    calib_images: int = DEFAULT_CALIB_IMAGES  # balanced Train images the quantizer calibrates on
-
-    @classmethod
-    def from_options(cls, options: dict) -> "Int8Options":
-        value = options.get("calib_images")
-        return cls(DEFAULT_CALIB_IMAGES if value is None else int(value))
 
 
 def calibration_batch(data: Path | None, contract: ModelContract, n_images: int = DEFAULT_CALIB_IMAGES,

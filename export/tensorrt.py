@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from deepfake_edge.export.common import (
@@ -33,44 +33,12 @@ from deepfake_edge.export.common import (
     target,
 )
 from deepfake_edge.export.onnx import fp32_onnx
-from deepfake_edge.runtime.backends.tensorrt import HARDWARE_COMPAT, gpu_identity, import_tensorrt
+from deepfake_edge.export.options import EngineOptions
+from deepfake_edge.runtime.backends.tensorrt import gpu_identity, import_tensorrt
 from deepfake_edge.runtime.contract import ModelContract, sidecar_path
 from deepfake_edge.runtime.errors import InputError, ModelFileError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    min_batch: int = 1
-    opt_batch: int = 1
-    max_batch: int = 8
-    workspace_mb: int = 1024  # leaves room for the app and the display on a 4 GB laptop GPU
-    opt_level: int = 3  # TensorRT's default; 5 searches longer for faster kernels
-    hardware_compat: str = "none"  # "ampere_plus": runs on any Ampere-or-newer GPU (slower)
-    timing_cache: Path | None = None  # default: one cache per GPU + TensorRT version in the user cache
-
-    def validate(self) -> "EngineOptions":
-        if not 1 <= self.min_batch <= self.opt_batch <= self.max_batch:
-            raise InputError(f"engine batch sizes must satisfy 1 <= min <= opt <= max, got "
-                             f"{self.min_batch}/{self.opt_batch}/{self.max_batch}")
-        if self.workspace_mb < 16:
-            raise InputError(f"--workspace-mb must be at least 16, got {self.workspace_mb}")
-        if not 0 <= self.opt_level <= 5:
-            raise InputError(f"--opt-level must be 0..5, got {self.opt_level}")
-        if self.hardware_compat not in HARDWARE_COMPAT:
-            raise InputError(f"--hardware-compat must be one of {', '.join(HARDWARE_COMPAT)}, got {self.hardware_compat!r}")
-        return self
-
-    @classmethod
-    def from_options(cls, options: dict) -> "EngineOptions":
-        known = {k: options[k] for k in cls.__dataclass_fields__ if options.get(k) is not None}
-        if "timing_cache" in known:
-            known["timing_cache"] = Path(known["timing_cache"])
-        for k in ("min_batch", "opt_batch", "max_batch", "workspace_mb", "opt_level"):
-            if k in known:
-                known[k] = int(known[k])
-        return cls(**known).validate()
 
 
 def default_timing_cache(gpu_name: str, trt_version: str) -> Path:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deepfake_edge.export.common import staged, target
+from deepfake_edge.export.options import TritonOptions
 from deepfake_edge.runtime.contract import ModelContract, sidecar_path
 from deepfake_edge.runtime.errors import InputError, ModelFileError
 
@@ -41,26 +42,6 @@ CONTRACT_PARAMETER = "deepfake_edge_contract"
 # ONNX Runtime's tensor type strings -> Triton's DataType names
 TRITON_TYPES = {"tensor(float)": "TYPE_FP32", "tensor(float16)": "TYPE_FP16", "tensor(uint8)": "TYPE_UINT8",
                 "tensor(int8)": "TYPE_INT8", "tensor(int32)": "TYPE_INT32", "tensor(int64)": "TYPE_INT64"}
-
-
-@dataclass(frozen=True)
-class TritonOptions:
-    """The `export --triton-*` options: the batching Triton applies in front of the model."""
-
-    max_batch: int = 32  # Triton's max_batch_size for the ONNX model
-    queue_delay_us: int = 500  # dynamic batching: how long a request may wait for others
-    instance_kind: str = "auto"  # auto | cpu | gpu: where Triton places the model's instances
-    instances: int = 1
-
-    @classmethod
-    def from_options(cls, options: dict) -> "TritonOptions":
-        opts = cls(**{k.removeprefix("triton_"): v for k, v in options.items() if k.startswith("triton_")})
-        if opts.max_batch < 1 or opts.queue_delay_us < 0 or opts.instances < 1:
-            raise InputError(f"--triton-max-batch and --triton-instances must be >= 1 and --triton-queue-delay-us "
-                             f">= 0 (got {opts.max_batch}, {opts.instances}, {opts.queue_delay_us})")
-        if opts.instance_kind not in ("auto", "cpu", "gpu"):
-            raise InputError(f"--triton-instance-kind must be auto, cpu or gpu (got {opts.instance_kind!r})")
-        return opts
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deepfake_edge.export.common import artifact_contract, finish, load_keras, staged, target, write_sidecar
+from deepfake_edge.export.options import WebOptions
 from deepfake_edge.runtime.contract import ModelContract
 from deepfake_edge.runtime.errors import InputError, MissingExtraError, MissingToolError
 
@@ -74,18 +75,6 @@ NPM_PACKAGES: tuple[NpmPackage, ...] = (
 PAGE_ENTRIES = {"contract": "contract.json", "model": "model.onnx", "face_model": "face_detector.tflite",
                 "ort_dir": "vendor/onnxruntime-web", "ort_wasm": "vendor/onnxruntime-web/ort.wasm.min.mjs",
                 "mediapipe": "vendor/tasks-vision/vision_bundle.mjs", "mediapipe_wasm": "vendor/tasks-vision/wasm"}
-
-
-@dataclass(frozen=True)
-class WebOptions:
-    """The `export --web-*` options."""
-
-    webgpu: bool = True  # also ship ONNX Runtime Web's WebGPU build (+27 MB), used when the browser has it
-
-    @classmethod
-    def from_options(cls, options: dict) -> "WebOptions":
-        value = options.get("web_webgpu")
-        return cls(webgpu=True if value is None else bool(value))
 
 
 def npm_cache_dir() -> Path:

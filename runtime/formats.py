@@ -47,7 +47,7 @@ class Format:
     cpu_edge: bool = False  # part of the default CPU export set
     is_dir: bool = False  # the artifact is a folder (SavedModel)
     description: str = ""
-    options: tuple[str, ...] = ()  # export options its step takes (`export --calib-images`, `--max-batch` ...)
+    step_options: str | None = None  # "module:Class" of its export step's options (export/options.py)
     in_viewer: bool = False  # runs in the viewer's browser (the app links to it; its server never loads it)
     # "reference": the model every other row is compared with; "copy": another file name or
     # container for a row above (same backend, nothing new to verify or benchmark);
@@ -66,6 +66,16 @@ class Format:
         """Compared with the reference by `verify`: any file with a local backend except the reference."""
         return self.backend is not None and self.role != "reference"
 
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The export option names its step takes (`export --calib-images`, `--max-batch` ...),
+        read from its options dataclass: adding a field there adds the option and its flag."""
+        return self.load_step_options().option_names() if self.step_options else ()
+
+    def load_step_options(self) -> type:
+        module, _, cls = (self.step_options or "").partition(":")
+        return getattr(importlib.import_module(module), cls)
+
     def load_backend_class(self) -> type:
         if self.backend is None:
             raise ModelFileError(f"format {self.name!r} has no local runtime: {self.description}")
@@ -81,9 +91,9 @@ class Format:
 
 _B = "deepfake_edge.runtime.backends"
 _E = "deepfake_edge.export"
-_INT8 = ("calib_images",)
-_TRITON = ("triton_max_batch", "triton_queue_delay_us", "triton_instance_kind", "triton_instances")
-_ENGINE = ("min_batch", "opt_batch", "max_batch", "workspace_mb", "opt_level", "hardware_compat", "timing_cache")
+_INT8 = f"{_E}.options:Int8Options"
+_TRITON = f"{_E}.options:TritonOptions"
+_ENGINE = f"{_E}.options:EngineOptions"
 
 FORMATS: tuple[Format, ...] = (
     Format("keras", "model.keras", ".keras", f"{_B}.keras:KerasBackend", f"{_E}.keras_copies:export_keras",
@@ -104,7 +114,7 @@ FORMATS: tuple[Format, ...] = (
            backend_options=_ORT, variants=_ORT_VARIANTS),
     Format("onnx-int8", "model.int8.onnx", ".int8.onnx", f"{_B}.onnxruntime:OnnxRuntimeBackend",
            f"{_E}.quantize:export_onnx_int8", "int8", cpu_edge=True,
-           description="ONNX static INT8 (QDQ, per-channel)", options=_INT8, backend_options=_ORT,
+           description="ONNX static INT8 (QDQ, per-channel)", step_options=_INT8, backend_options=_ORT,
            variants=_ORT_VARIANTS[:1]),
     Format("tflite", "model.tflite", ".tflite", f"{_B}.litert:LiteRTBackend", f"{_E}.litert:export_tflite",
            "fp32", cpu_edge=True, description="LiteRT FP32", backend_options=("threads",)),
@@ -112,20 +122,20 @@ FORMATS: tuple[Format, ...] = (
            f"{_E}.litert:export_tflite_fp16", "fp16", cpu_edge=True, description="LiteRT FP16 weights",
            backend_options=("threads",)),
     Format("tflite-int8", "model.int8.tflite", ".int8.tflite", f"{_B}.litert:LiteRTBackend",
-           f"{_E}.litert:export_tflite_int8", "int8", description="LiteRT full INT8 (float I/O)", options=_INT8,
+           f"{_E}.litert:export_tflite_int8", "int8", description="LiteRT full INT8 (float I/O)", step_options=_INT8,
            backend_options=("threads",)),
     Format("engine", "model.engine", ".engine", f"{_B}.tensorrt:TensorRTBackend", f"{_E}.tensorrt:export_engine",
            "fp16", needs_gpu=True, extra="gpu", description="TensorRT FP16 engine (RTX 3050 profile)",
-           options=_ENGINE),
+           step_options=_ENGINE),
     # A folder for a Triton Inference Server; no local backend: `verify` and `bench` skip it.
     Format("triton", "model_repository", "model_repository", None, f"{_E}.triton:export_triton", "fp32",
            is_dir=True, description="Triton model repository (ONNX, + the TensorRT engine when exported)",
-           options=_TRITON),
+           step_options=_TRITON),
     # The detector as a static page (ONNX Runtime Web + MediaPipe Tasks Vision, npm at build
     # time); its backend runs the page in headless Chromium, so verify and bench cover it.
     Format("web", "model_web", "_web", f"{_B}.browser:BrowserBackend", f"{_E}.web:export_web", "fp32",
            is_dir=True, extra="browser", description="in-browser bundle: the whole detector in the viewer's browser",
-           options=("web_webgpu",), in_viewer=True, backend_options=("threads",)),
+           step_options=f"{_E}.options:WebOptions", in_viewer=True, backend_options=("threads",)),
     Format("plan", "model.plan", ".plan", f"{_B}.tensorrt:TensorRTBackend", None,
            "fp16", needs_gpu=True, extra="gpu", description="TensorRT engine under its other common suffix",
            role="copy"),

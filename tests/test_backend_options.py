@@ -86,7 +86,7 @@ def test_every_export_option_of_the_table_reaches_the_export_command():
 
 
 def test_int8_steps_read_their_options_dataclass():
-    from deepfake_edge.export.quantize import DEFAULT_CALIB_IMAGES, Int8Options
+    from deepfake_edge.export.options import DEFAULT_CALIB_IMAGES, Int8Options
 
     assert Int8Options.from_options({}).calib_images == DEFAULT_CALIB_IMAGES
     assert Int8Options.from_options({"calib_images": "12"}).calib_images == 12

@@ -77,7 +77,7 @@ def test_ampere_plus_engine_runs_on_other_ampere_gpus_only(tmp_path):
     ({"workspace_mb": 0}, "workspace"),
 ])
 def test_engine_options_are_checked_before_any_work(options, message):
-    from deepfake_edge.export.tensorrt import EngineOptions
+    from deepfake_edge.export.options import EngineOptions
 
     with pytest.raises(InputError, match=message):
         EngineOptions.from_options(options)

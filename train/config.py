@@ -20,50 +20,102 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from deepfake_edge.runtime.errors import InputError
+from deepfake_edge.runtime.settings import setting
 
 log = logging.getLogger(__name__)
 
 CONFIG_FILENAME = "train_config.json"
-# Architecture options that have their own CLI flag (`--width`, `--fused-blocks`,
-# `--blocks`); they merge into `model_options` rather than replacing a recipe's.
-MODEL_OPTION_FLAGS = ("width", "fused_blocks", "blocks")
+
+
+SCHEDULES = ("plateau", "cosine")  # train.schedule: halve on a validation plateau, or a cosine anneal
+SBI_MASKS = ("auto", "landmarks", "ellipse")  # train.synth masks of self-blended fakes
 
 
 @dataclass
 class TrainConfig:
-    """Everything that defines a training run (defaults follow the seed project)."""
+    """Everything that defines a training run (defaults follow the seed project).
 
-    data_dir: str = ""
-    arch: str = "seed-cnn"
-    img_size: int = 256
-    batch_size: int = 32
-    epochs: int = 50
-    max_per_class: int | None = None
-    augment: bool = True
-    seed: int = 42
-    lr: float = 1e-3
-    pretrained: bool = False
-    weights: str | None = None
-    patience: int = 8  # EarlyStopping on val AUC
-    lr_patience: int = 3  # ReduceLROnPlateau on val loss
-    time_budget: float | None = None  # minutes of training; stop after the epoch that crosses it
-    sbi_ratio: float = 0.0  # share of Train's fakes made on the fly as self-blended reals
-    schedule: str = "plateau"  # "plateau" (ReduceLROnPlateau) or "cosine" (over budget / epochs)
-    label_smoothing: float = 0.0
-    weight_decay: float = 0.0  # > 0: AdamW with this decoupled weight decay
+    Each field with a `setting(...)` is a `deepfake-edge train` flag generated from it
+    (`app.commands.arguments.add_setting_flags`); `model_options` / `augment_options` are
+    set by recipes and benchmarks (edge-net's width and friends have their own flags,
+    `MODEL_OPTION_FLAGS`).
+    """
+
+    data_dir: str = setting("", "Kaggle-layout folder (Train|Validation|Test / Real|Fake)", flag="--data",
+                            metavar="DIR", required=True, show_default=False)
+    arch: str = setting("seed-cnn", "architecture (see train/models.py: seed-cnn, edge-net, mobilenet-v2, "
+                        "tiny-cnn, ...)")
+    img_size: int = setting(256, "input size in pixels", metavar="N")
+    batch_size: int = setting(32, "batch size", metavar="N")
+    epochs: int = setting(50, "maximum epochs (early stopping on validation AUC)", metavar="N")
+    max_per_class: int | None = setting(None, "cap images per class per split (quick runs, data-scaling "
+                                        "studies); with a groups file Train's subset is drawn whole source by "
+                                        "source, so a fake keeps its real twin", metavar="N")
+    augment: bool = setting(True, "", positive=False, negative="--no-augment",
+                            negative_help="turn off augmentation (flips, rotation/zoom, colour jitter, corruptions)")
+    seed: int = setting(42, "random seed")
+    lr: float = setting(1e-3, "initial learning rate (Adam, or AdamW with --weight-decay)", metavar="X")
+    pretrained: bool = setting(False, "start from ImageNet weights: mobilenet-v2 reads them offline from the cache "
+                               "that `deepfake-edge weights` (or make setup) fills; Keras applications download "
+                               "once", negative="--no-pretrained", show_default=False,
+                               negative_help="start from random weights even where the recipe starts from "
+                                             "ImageNet (what the ImageNet initialisation buys, at the same budget)")
+    weights: str | None = setting(None, "local ImageNet weights: a .pth / converted .npz for mobilenet-v2, a "
+                                  "'notop' .h5 for Keras applications (offline --pretrained)", metavar="PATH")
+    patience: int = setting(8, "epochs without a better validation AUC before early stopping", metavar="N")
+    lr_patience: int = setting(3, "epochs of validation-loss plateau before the plateau schedule halves the "
+                               "learning rate", metavar="N")
+    time_budget: float | None = setting(None, "stop after the epoch that crosses MIN minutes of training (the run "
+                                        "folder is still complete and calibrated); compares architectures at the "
+                                        "same cost", metavar="MIN")
+    sbi_ratio: float = setting(0.0, "share of the fakes that are self-blended from Train's real faces (0..1; "
+                               "1 = train from real faces alone, Train/Fake may then be missing; --sbi alone = "
+                               "0.5)", metavar="R")
+    schedule: str = setting("plateau", "learning-rate schedule: halve on a validation-loss plateau, or a cosine "
+                            "anneal over --time-budget / --epochs", choices=SCHEDULES)
+    label_smoothing: float = setting(0.0, "label smoothing", metavar="X")
+    weight_decay: float = setting(0.0, "decoupled weight decay (AdamW; 0 = plain Adam)", metavar="X")
     model_options: dict | None = None  # extra keyword arguments for the architecture (e.g. width)
     augment_options: dict | None = None  # keyword arguments for train.augment.augment (strength)
-    groups: str = "auto"  # source groups CSV keeping real/fake twins together: "auto" = <data>/groups.csv, "none"
-    cache_mb: float = 1024.0  # memory for decoded crops kept between epochs (train.cache); 0 = decode every time
-    ema: float = 0.0  # momentum of the weights' moving average validated and saved (train.averaging); 0 = off
-    flip_average: bool = False  # saved model averages its answers on the crop and its mirror image
-    sbi_mask: str = "auto"  # self-blended fakes' mask: "landmarks" (face mesh), "ellipse", "auto" (mesh if installed)
-    sbi_jpeg: float = 0.0  # probability that a self-blended source is JPEG-compressed first (double JPEG)
-    teacher: str | None = None  # run folder or model file whose soft labels the student learns (train.distill)
-    teacher_weight: float = 0.5  # share of each Train target taken from the teacher (1 = soft labels only)
+    groups: str = setting("auto", "source groups CSV (columns file, source[, split, label]): images made from one "
+                          "source video, e.g. a fake and its real twin, share a batch and its augmentation; auto "
+                          "= DATA/groups.csv when present", metavar="CSV|auto|none")
+    cache_mb: float = setting(1024.0, "memory for decoded face crops kept between epochs, so later epochs skip "
+                              "JPEG decoding (speed only; 0 = off)", metavar="MB")
+    ema: float = setting(0.0, "validate and save a moving average of the weights with this momentum, e.g. 0.99 "
+                         "(0: the last step's weights)", metavar="MOMENTUM")
+    flip_average: bool = setting(False, "save the model averaging its answers on the crop and its mirror image "
+                                 "(test-time flip in the graph: every format gets it; twice the compute)",
+                                 show_default=False)
+    sbi_mask: str = setting("auto", "mask of the self-blended fakes: the face-mesh hull (landmarks, as the SBI "
+                            "method; computed once per dataset and cached), an ellipse, or auto = landmarks when "
+                            "the face-landmark model is installed", choices=SBI_MASKS)
+    sbi_jpeg: float = setting(0.0, "probability that a self-blended face is JPEG-compressed before blending "
+                              "(double-JPEG artefacts)", metavar="P")
+    teacher: str | None = setting(None, "distil: learn a stronger model's soft labels on the same augmented crops "
+                                  "(a run folder uses its model.onnx, else model.keras; see train/distill.py)",
+                                  metavar="RUN_DIR|MODEL")
+    teacher_weight: float = setting(0.5, "share of each training target taken from --teacher (0 < W <= 1)",
+                                    metavar="W")
 
     # Changing these on --resume would make the backup meaningless.
     IDENTITY = ("arch", "img_size", "seed", "pretrained")
+
+
+@dataclass
+class ModelFlags:
+    """Architecture options with their own `train` flag; they merge into `TrainConfig.model_options`
+    (a recipe's width survives `--fused-blocks 2`) instead of replacing it."""
+
+    width: float | None = setting(None, "channel-width multiplier for edge-net (default 1.0; 0.75 in --recipe "
+                                  "edge)", metavar="X")
+    fused_blocks: int | None = setting(None, "edge-net blocks built as Fused-MBConv, counted from the input "
+                                       "(default: edge-net's)", metavar="N")
+    blocks: int | None = setting(None, "mobilenet-v2: keep its first N of 17 inverted residual blocks (default 17; "
+                                 "14 in --recipe edge-imagenet-lite)", metavar="N")
+
+
+MODEL_OPTION_FLAGS = tuple(f.name for f in fields(ModelFlags))
 
 
 def setting_names() -> set[str]:

@@ -40,6 +40,7 @@ from deepfake_edge.runtime.errors import InputError
 from deepfake_edge.runtime.images import read_rgb
 from deepfake_edge.runtime.preprocess import normalize, resize_crop
 from deepfake_edge.train.cache import CropCache
+from deepfake_edge.train.config import SBI_MASKS
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,6 @@ class SplitData:
         return None if self.groups is None else int((np.bincount(self.groups) >= 2).sum())
 
 
-SBI_MASKS = ("auto", "landmarks", "ellipse")
 
 
 def load_example(path: str, label: int, seed: int, contract: ModelContract, train: bool,

@@ -382,7 +382,7 @@ def calibrate_stage(contract: ModelContract, model, val_data, skipped: int) -> M
 def _check_recipe(cfg: TrainConfig) -> None:
     """One-line InputErrors for recipe settings that make no sense, before anything heavy starts."""
     from deepfake_edge.train.data import check_sbi_ratio
-    from deepfake_edge.train.schedule import SCHEDULES
+    from deepfake_edge.train.config import SCHEDULES
 
     check_sbi_ratio(cfg.sbi_ratio)
     from deepfake_edge.train.data import check_sbi_mask

@@ -17,8 +17,6 @@ import time
 
 import keras
 
-SCHEDULES = ("plateau", "cosine")
-
 
 class TimeBudget(keras.callbacks.Callback):
     """Stop after the epoch during which `seconds` of training have passed."""

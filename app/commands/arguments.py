@@ -43,3 +43,33 @@ def add_detector_kind(parser: argparse.ArgumentParser, help_text: str) -> None:
     from deepfake_edge.runtime.faces import DETECTOR_KINDS
 
     parser.add_argument("--detector", choices=DETECTOR_KINDS, help=help_text)
+
+
+def add_setting_flags(parser: argparse.ArgumentParser, options_class, *, group: str | None = None,
+                      prefix: str = "") -> list[str]:
+    """One flag per field of `options_class` that declares a `runtime.settings.Flag`; returns the dests.
+
+    `prefix` is prepended to each dest and default spelling (`triton_` -> `--triton-max-batch`).
+
+    Every flag defaults to None ("not given"), so the command applies only what the user
+    set (recipes and resumed runs keep their values). The help says the field's default.
+    """
+    from deepfake_edge.runtime.settings import flag_fields
+
+    target = parser.add_argument_group(group) if group else parser
+    dests = []
+    for f, flag, kind in flag_fields(options_class):
+        dest, spelling = prefix + f.name, flag.flag or "--" + (prefix + f.name).replace("_", "-")
+        default = "" if not flag.show_default or f.default in (None, "") else f" (default {f.default})"
+        if kind is bool:
+            if flag.positive:
+                target.add_argument(spelling, dest=dest, action="store_const", const=True,
+                                    default=None, help=flag.help + default)
+            if flag.negative:
+                target.add_argument(flag.negative, dest=dest, action="store_const", const=False, default=None,
+                                    help=flag.negative_help)
+        else:
+            target.add_argument(spelling, dest=dest, type=kind, default=None, metavar=flag.metavar,
+                                choices=flag.choices, required=flag.required, help=flag.help + default)
+        dests.append(dest)
+    return dests
