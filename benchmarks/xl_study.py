@@ -50,32 +50,32 @@ NOTES = RESULTS / "xl_study.notes.md"
 log = logging.getLogger("xl_study")
 
 
-def _row(recipe: str, budget: float, epochs: int, command: str, **overrides) -> dict:
+def _row(recipe: str, budget: float, epochs: int, **overrides) -> dict:
+    """One study row: a recipe with overrides, and the `train` command line spelled from them."""
+    from deepfake_edge.train.config import train_flags
+
+    shown = {k: (os.path.relpath(v, REPO) if k == "teacher" else v) for k, v in overrides.items()}
+    flags = " ".join(train_flags({"epochs": epochs, "time_budget": float(budget), **shown}))
     return {"settings": {**recipes.recipe(recipe), **overrides}, "budget": budget, "epochs": epochs,
-            "command": f"deepfake-edge train --data DATA --out RUN --recipe {recipe} --epochs {epochs} "
-                       f"--time-budget {budget:g}{command}"}
+            "command": f"deepfake-edge train --data DATA --out RUN --recipe {recipe} {flags}"}
 
 
 # name -> the run's train() settings, wall-clock budget (minutes) and epoch cap
 STUDY: dict[str, dict] = {
-    "xl-edge": _row("edge", 32, 20, ""),
-    "xl-teacher": _row("teacher", 36, 12, ""),
-    "xl-student": _row("edge", 32, 20, " --teacher runs/xl-teacher", teacher=str(REPO / "runs" / "xl-teacher")),
-    "xl-sbi-real-only": _row("edge", 26, 20, " --sbi-ratio 1 --sbi-mask landmarks", sbi_ratio=1.0,
-                             sbi_mask="landmarks"),
-    "xl-mobilenet-64": _row("teacher", 26, 12, " --img-size 64", img_size=64),
-    "xl-mobilenet-lite-64": _row("edge-imagenet-lite", 26, 12, ""),
-    "xl-mobilenet-lite-64-s2": _row("edge-imagenet-lite", 26, 12, " --seed 2", seed=2),
-    "xl-teacher-sbi-real-only": _row("teacher", 20, 12, " --sbi-ratio 1 --sbi-mask landmarks", sbi_ratio=1.0,
-                                     sbi_mask="landmarks"),
+    "xl-edge": _row("edge", 32, 20),
+    "xl-teacher": _row("teacher", 36, 12),
+    "xl-student": _row("edge", 32, 20, teacher=str(REPO / "runs" / "xl-teacher")),
+    "xl-sbi-real-only": _row("edge", 26, 20, sbi_ratio=1.0, sbi_mask="landmarks"),
+    "xl-mobilenet-64": _row("teacher", 26, 12, img_size=64),
+    "xl-mobilenet-lite-64": _row("edge-imagenet-lite", 26, 12),
+    "xl-mobilenet-lite-64-s2": _row("edge-imagenet-lite", 26, 12, seed=2),
+    "xl-teacher-sbi-real-only": _row("teacher", 20, 12, sbi_ratio=1.0, sbi_mask="landmarks"),
     # trained with --sbi-mask landmarks, but through a path spelling the landmark cache missed
     # (fixed since): every fake got the elliptical mask, so this is what it ran
-    "xl-mobilenet-lite-64-mix-ellipse": _row("edge-imagenet-lite", 26, 12, " --sbi-ratio 0.25 --sbi-mask ellipse",
-                                             sbi_ratio=0.25, sbi_mask="ellipse"),
-    "xl-mobilenet-lite-64-mix": _row("edge-imagenet-lite", 26, 12, " --sbi-ratio 0.25 --sbi-mask landmarks",
-                                     sbi_ratio=0.25, sbi_mask="landmarks"),
-    "xl-mobilenet-lite-64-s3": _row("edge-imagenet-lite", 26, 12, " --seed 3", seed=3),
-    "xl-mobilenet-lite-64-scratch": _row("edge-imagenet-lite", 26, 12, " --no-pretrained", pretrained=False),
+    "xl-mobilenet-lite-64-mix-ellipse": _row("edge-imagenet-lite", 26, 12, sbi_ratio=0.25, sbi_mask="ellipse"),
+    "xl-mobilenet-lite-64-mix": _row("edge-imagenet-lite", 26, 12, sbi_ratio=0.25, sbi_mask="landmarks"),
+    "xl-mobilenet-lite-64-s3": _row("edge-imagenet-lite", 26, 12, seed=3),
+    "xl-mobilenet-lite-64-scratch": _row("edge-imagenet-lite", 26, 12, pretrained=False),
 }
 RUN_DIRS = {"xl-edge": "xl-edge-s42"}  # the first XL run was made by hand with exactly these settings
 

@@ -32,13 +32,28 @@ def export_keras(run_dir: Path, contract: ModelContract, *, data: Path | None = 
     return path
 
 
-def export_h5(run_dir: Path, contract: ModelContract, *, data: Path | None = None, **options) -> Path:
-    """Legacy HDF5 copy (the seed project's format), reloaded and checked against Keras."""
-    model = load_keras(run_dir)
-    final = target(run_dir, "h5")
+def save_h5(model, final: Path) -> Path:
+    """Write `model` as legacy HDF5 at `final`, atomically: the one writer of model.h5
+    (training calls it for the seed project's run-folder layout, and so does `export_h5`)."""
     with staged(final) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras warns that HDF5 is legacy: we know
         model.save(tmp)
+    return final
+
+
+def export_h5(run_dir: Path, contract: ModelContract, *, data: Path | None = None, **options) -> Path:
+    """Legacy HDF5 copy (the seed project's format), checked against Keras.
+
+    Training already writes model.h5 next to model.keras; this step writes it again only
+    when it is missing or older than model.keras, and checks it either way.
+    """
+    model = load_keras(run_dir)
+    final = target(run_dir, "h5")
+    reference = keras_model_path(run_dir)
+    if final.is_file() and final.stat().st_mtime >= reference.stat().st_mtime:
+        log.info("%s: the copy training wrote is current; checking it", final.name)
+    else:
+        save_h5(model, final)
     return finish(Path(run_dir), "h5", final, artifact_contract(contract, "h5"), model, data)
 
 

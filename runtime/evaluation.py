@@ -100,6 +100,30 @@ def predict_all(backend: Backend, batch: np.ndarray, chunk: int = PREDICT_CHUNK)
     return np.concatenate([backend.predict(batch[i:i + chunk]) for i in range(0, len(batch), chunk)])
 
 
+def predict_files(backend: Backend, paths: list[Path], *, chunk: int = PREDICT_CHUNK, desc: str = "predict"):
+    """Stream image files through `backend` `chunk` at a time (memory stays bounded on a big
+    folder, unlike `LabelledSet`); unreadable files are skipped and reported.
+
+    Returns (probs (N_kept, classes), kept indices into `paths`, one-line errors).
+    """
+    from tqdm import tqdm
+
+    from deepfake_edge.runtime.dataset import load_preprocessed
+
+    probs, kept, errors = [], [], []
+    with tqdm(total=len(paths), desc=desc, unit="img", leave=False) as bar:
+        for start in range(0, len(paths), chunk):
+            batch, idx, errs = load_preprocessed(paths[start:start + chunk], backend.contract)
+            if len(batch):
+                probs.append(backend.predict(batch))
+                kept.append(idx + start)
+            errors.extend(errs)
+            bar.update(min(chunk, len(paths) - start))
+    n_classes = len(backend.contract.class_names)
+    return (np.concatenate(probs) if probs else np.zeros((0, n_classes), np.float32),
+            np.concatenate(kept) if kept else np.zeros((0,), np.int64), errors)
+
+
 def score(backend: Backend, data: LabelledSet) -> Evaluation:
     """Predict `data` with an open backend, preprocessed by the backend's contract; metrics."""
     from deepfake_edge.runtime.preprocess import fake_probability

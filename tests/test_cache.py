@@ -8,7 +8,7 @@ from deepfake_edge.runtime.contract import ModelContract
 from deepfake_edge.runtime.images import read_rgb
 from deepfake_edge.runtime.preprocess import resize_crop
 from deepfake_edge.train.cache import MB, CropCache
-from deepfake_edge.train.data import SKIPPED_FILENAME, SkipLog, load_example, load_split
+from deepfake_edge.train.data import SKIPPED_FILENAME, SelfBlend, SkipLog, load_example, load_split
 from tests.datagen import make_kaggle_tree
 
 CONTRACT = ModelContract(input_size=32, arch="tiny-cnn")
@@ -66,7 +66,7 @@ def test_unreadable_files_and_self_blended_fakes_are_not_cached(tmp_path):
 
     real = str(next(p for p in sorted((root / "Train" / "Real").glob("*.png")) if p != bad))
     fresh = CropCache(8)
-    x, ok, _ = load_example(real, 0, 3, CONTRACT, train=False, sbi=True, cache=fresh)
+    x, ok, _ = load_example(real, 0, 3, CONTRACT, train=False, blend=SelfBlend(), cache=fresh)
     assert ok and len(fresh) == 0  # a self-blend is made at full resolution, not from a crop
-    y, _, _ = load_example(real, 0, 3, CONTRACT, train=False, sbi=True, cache=cache)
+    y, _, _ = load_example(real, 0, 3, CONTRACT, train=False, blend=SelfBlend(), cache=cache)
     np.testing.assert_array_equal(x, y)  # a cached plain crop is not mistaken for the blend's source

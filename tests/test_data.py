@@ -96,12 +96,12 @@ def test_empty_or_missing_class_is_one_line(tmp_path):
 
 
 def test_dataset_errors_name_the_folder(tiny_data, tmp_path):
-    from deepfake_edge.train.data import make_dataset
+    from deepfake_edge.train.data import SelfBlend, make_dataset
 
     with pytest.raises(InputError, match=f"^{tmp_path / 'Train'}: no images"):
         make_dataset([], np.zeros(0), CONTRACT, batch_size=2, train=True, source=tmp_path / "Train")
     fakes, labels = list_split(tiny_data, "Train")
     fakes = [p for p, y in zip(fakes, labels) if y == CONTRACT.fake_index]
     with pytest.raises(InputError) as err:  # no reals to self-blend: the folder the fakes came from is named
-        make_dataset(fakes, np.zeros(len(fakes), np.int64), CONTRACT, batch_size=2, train=True, sbi_ratio=0.5)
+        make_dataset(fakes, np.zeros(len(fakes), np.int64), CONTRACT, batch_size=2, train=True, sbi=SelfBlend(sbi_ratio=0.5))
     assert str(fakes[0].parent) in str(err.value) and "has none" in str(err.value)

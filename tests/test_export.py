@@ -188,3 +188,22 @@ def test_an_option_that_applies_to_none_of_the_formats_is_an_error(run_copy, cap
 
     assert run_command("export", [str(run_copy), "--formats", "onnx", "--opt-level", "5"]) == 2
     assert "--opt-level applies to engine only" in capsys.readouterr().out
+
+
+def test_the_h5_copy_training_wrote_is_checked_not_rewritten_unless_stale(run_copy):
+    import os
+
+    from deepfake_edge.export.pipeline import export_run
+
+    import time
+
+    h5, reference = run_copy / "model.h5", run_copy / "model.keras"
+    now = time.time_ns()
+    os.utime(reference, ns=(now - 100 * 10**9,) * 2)
+    os.utime(h5, ns=(now - 50 * 10**9,) * 2)  # as training leaves it: the copy written after model.keras
+    before = h5.stat().st_mtime_ns
+    [result] = export_run(run_copy, "h5")
+    assert result.ok and h5.stat().st_mtime_ns == before  # checked against Keras, the file untouched
+    os.utime(reference, ns=(now - 10 * 10**9,) * 2)  # model.keras replaced after the copy was made
+    [result] = export_run(run_copy, "h5")
+    assert result.ok and h5.stat().st_mtime_ns > before  # the stale copy is written again

@@ -119,18 +119,18 @@ def test_landmark_self_blend_changes_the_face_and_is_seeded():
 
 def test_sbi_examples_use_the_face_mesh_when_one_is_known(tmp_path):
     from deepfake_edge.runtime.contract import ModelContract
-    from deepfake_edge.train.data import load_example
+    from deepfake_edge.train.data import SelfBlend, load_example
     from deepfake_edge.train.landmarks import LandmarkTable
 
     path = tmp_path / "real.png"
     write_image(path, face_crop())
     contract = ModelContract(input_size=64)
     table = LandmarkTable({str(path): _square_face_points()})
-    with_mesh, ok, _ = load_example(str(path), 1, 5, contract, train=False, sbi=True, landmarks=table)
-    ellipse, ok2, _ = load_example(str(path), 1, 5, contract, train=False, sbi=True)
+    with_mesh, ok, _ = load_example(str(path), 1, 5, contract, train=False, blend=SelfBlend(landmarks=table))
+    ellipse, ok2, _ = load_example(str(path), 1, 5, contract, train=False, blend=SelfBlend())
     assert ok and ok2 and not np.array_equal(with_mesh, ellipse)
     empty = LandmarkTable({str(path): None})  # no mesh found: the elliptical mask, same as without a table
-    fallback, _, _ = load_example(str(path), 1, 5, contract, train=False, sbi=True, landmarks=empty)
+    fallback, _, _ = load_example(str(path), 1, 5, contract, train=False, blend=SelfBlend(landmarks=empty))
     np.testing.assert_array_equal(fallback, ellipse)
 
 

@@ -116,13 +116,13 @@ def _contract():
 
 def test_sbi_example_is_a_changed_copy_of_the_real_face(tiny_data):
     from deepfake_edge.runtime.dataset import list_split
-    from deepfake_edge.train.data import load_example
+    from deepfake_edge.train.data import SelfBlend, load_example
 
     paths, labels = list_split(tiny_data, "Train")
     real = str(paths[int(np.flatnonzero(labels == 1)[0])])
     plain, ok1, _ = load_example(real, 1, 7, _contract(), train=False)
-    sbi, ok2, _ = load_example(real, 0, 7, _contract(), train=False, sbi=True)
-    again, _, _ = load_example(real, 0, 7, _contract(), train=False, sbi=True)
+    sbi, ok2, _ = load_example(real, 0, 7, _contract(), train=False, blend=SelfBlend())
+    again, _, _ = load_example(real, 0, 7, _contract(), train=False, blend=SelfBlend())
     assert ok1 and ok2
     np.testing.assert_array_equal(sbi, again)  # seeded
     diff = np.abs(sbi - plain).mean(-1)

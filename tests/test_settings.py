@@ -74,3 +74,28 @@ def test_step_options_read_their_prefixed_names_keep_defaults_for_unset_and_vali
         TritonOptions.from_options({"triton_instance_kind": "tpu"})
     engine = next(f for f in FORMATS if f.name == "engine")
     assert engine.options == tuple(f.name for f in dataclasses.fields(EngineOptions))  # the row reads the class
+
+
+def test_self_blending_settings_travel_as_one_object_copied_by_name_from_the_config():
+    from deepfake_edge.train.data import SelfBlend
+
+    config = TrainConfig(sbi_ratio=0.25, sbi_mask="ellipse", sbi_jpeg=0.5)
+    blend = SelfBlend.of(config)
+    assert (blend.sbi_ratio, blend.sbi_mask, blend.sbi_jpeg, blend.landmarks) == (0.25, "ellipse", 0.5, None)
+    named = {f.name for f in dataclasses.fields(SelfBlend)} - {"landmarks"}
+    assert named <= {f.name for f in dataclasses.fields(TrainConfig)}  # nothing silently left at its default
+
+
+def test_a_settings_dict_spelled_as_train_flags_parses_back_to_the_same_settings():
+    """Benchmarks print the CLI equivalent of what they ran: it must be exactly that."""
+    from deepfake_edge.app import cli
+    from deepfake_edge.app.commands.train import given_settings
+    from deepfake_edge.runtime.errors import InputError
+    from deepfake_edge.train.config import train_flags
+
+    settings = {"epochs": 12, "time_budget": 26.0, "sbi_ratio": 0.25, "sbi_mask": "landmarks", "pretrained": False,
+                "flip_average": True, "blocks": 14, "teacher": "runs/xl-teacher"}
+    args = cli.build_parser().parse_args(["train", "--data", "d", "--out", "r", *train_flags(settings)])
+    assert given_settings(args) == {"data_dir": "d", **settings}
+    with pytest.raises(InputError, match="'model_options' has no train flag"):
+        train_flags({"model_options": {"width": 1}})

@@ -118,6 +118,27 @@ class ModelFlags:
 MODEL_OPTION_FLAGS = tuple(f.name for f in fields(ModelFlags))
 
 
+def train_flags(settings: dict) -> list[str]:
+    """`settings` (TrainConfig / ModelFlags names) spelled as the `deepfake-edge train` flags
+    generated from the same fields, so a benchmark's command line cannot drift from what it ran."""
+    from deepfake_edge.runtime.settings import flag_fields
+
+    declared = {f.name: flag for cls in (TrainConfig, ModelFlags) for f, flag, _ in flag_fields(cls)}
+    out: list[str] = []
+    for name, value in settings.items():
+        if name not in declared:
+            raise InputError(f"{name!r} has no train flag; known: {', '.join(sorted(declared))}")
+        flag = declared[name]
+        spelling = flag.flag or "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            out.append(spelling if value else flag.negative or "")
+            if not out[-1]:
+                raise InputError(f"{name}=False has no train flag")
+        else:
+            out += [spelling, f"{value:g}" if isinstance(value, float) else str(value)]
+    return out
+
+
 def setting_names() -> set[str]:
     return {f.name for f in fields(TrainConfig)}
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -99,31 +99,53 @@ class SplitData:
 
 
 
+@dataclass(frozen=True)
+class SelfBlend:
+    """How Train makes self-blended fakes: the `TrainConfig.sbi_*` settings as one object that
+    travels from the config through `load_split` and `make_dataset` to each example.
+
+    A new self-blending option is a TrainConfig field (its flag follows) plus a field here
+    of the same name, which `of(config)` copies; `landmarks` is filled in by `load_split`.
+    """
+
+    sbi_ratio: float = 0.0  # share of the fakes that are self-blended (1: real faces alone)
+    sbi_mask: str = "auto"  # "landmarks" (face-mesh hull), "ellipse", "auto" (mesh when installed)
+    sbi_jpeg: float = 0.0  # probability that the blended source is JPEG-compressed first
+    landmarks: object = None  # train.landmarks.LandmarkTable of the Train reals, or None: ellipses
+
+    @classmethod
+    def of(cls, config) -> "SelfBlend":
+        return cls(**{f.name: getattr(config, f.name) for f in fields(cls) if hasattr(config, f.name)})
+
+
+NO_SELF_BLEND = SelfBlend()
+
+
 def load_example(path: str, label: int, seed: int, contract: ModelContract, train: bool,
-                 augment_options: dict | None = None, sbi: bool = False,
-                 cache: CropCache | None = None, landmarks=None,
-                 sbi_jpeg: float = 0.0) -> tuple[np.ndarray, bool, str]:
+                 augment_options: dict | None = None, blend: SelfBlend | None = None,
+                 cache: CropCache | None = None) -> tuple[np.ndarray, bool, str]:
     """(model input, ok, error) for one file; never raises on a bad image.
 
-    `sbi=True` turns the (real) image into a self-blended fake at its ORIGINAL resolution
-    before the crop, as a face swap is made on the full frame before anyone crops it; such
-    examples bypass `cache`, which holds crops, not full-resolution images. With `landmarks`
-    (`train.landmarks.LandmarkTable`) the fake is blended inside the face-mesh hull
-    (`train.sbi.landmark_self_blend`, JPEG-compressing the source with probability
-    `sbi_jpeg`); images without a mesh, or without `landmarks`, use the elliptical mask.
+    `blend` (not None) turns the (real) image into a self-blended fake at its ORIGINAL
+    resolution before the crop, as a face swap is made on the full frame before anyone crops
+    it; such examples bypass `cache`, which holds crops, not full-resolution images. With
+    `blend.landmarks` (`train.landmarks.LandmarkTable`) the fake is blended inside the
+    face-mesh hull (`train.sbi.landmark_self_blend`, JPEG-compressing the source with
+    probability `blend.sbi_jpeg`); images without a mesh use the elliptical mask.
     """
     size = contract.input_size
     rng = np.random.default_rng(seed)
+    sbi = blend is not None
     crop = None if (cache is None or sbi) else cache.get(path)
     if crop is None:
         try:
             img = read_rgb(path)
             if sbi:
-                points = landmarks.get(path) if landmarks is not None else None
+                points = blend.landmarks.get(path) if blend.landmarks is not None else None
                 if points is not None:
                     from deepfake_edge.train.sbi import landmark_self_blend
 
-                    img = landmark_self_blend(img, points, rng, jpeg_prob=sbi_jpeg)
+                    img = landmark_self_blend(img, points, rng, jpeg_prob=blend.sbi_jpeg)
                 else:
                     from deepfake_edge.train.synth import self_blend
 
@@ -142,21 +164,21 @@ def load_example(path: str, label: int, seed: int, contract: ModelContract, trai
 
 def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract, *, batch_size: int,
                  train: bool, augment: bool = True, seed: int = 0, skip_log: SkipLog | None = None,
-                 repeat: bool = False, augment_options: dict | None = None, sbi_ratio: float = 0.0,
+                 repeat: bool = False, augment_options: dict | None = None, sbi: SelfBlend = NO_SELF_BLEND,
                  source: str | Path | None = None, groups: np.ndarray | None = None,
-                 cache: CropCache | None = None, landmarks=None, sbi_jpeg: float = 0.0):
+                 cache: CropCache | None = None):
     """A batched, prefetched `tf.data.Dataset` yielding (float32 NHWC batch, one-hot labels).
 
     `train=True` shuffles (seeded, reshuffled every epoch) and augments (when `augment`);
     `repeat=True` makes it endless so Keras can show an ETA from the first epoch
-    (`steps_per_epoch` then sets the epoch length). `sbi_ratio` > 0 (training only) makes
+    (`steps_per_epoch` then sets the epoch length). `sbi.sbi_ratio` > 0 (training only) makes
     that share of the fakes self-blended images of the reals (see the module docstring).
     `source` (the split folder) is named in error messages; without it, the folder the
     paths share. `groups` (one source id per path, `train.groups`; training without SBI
     only) keeps each source's images next to each other, so real/fake twins share a batch,
     and gives them the same augmentation. `cache` (`train.cache.CropCache`) keeps decoded
-    crops between epochs; the batches are the same with or without it. `landmarks` and
-    `sbi_jpeg` shape the self-blended fakes (`load_example`).
+    crops between epochs; the batches are the same with or without it. `sbi`'s mask,
+    landmarks and JPEG setting shape the self-blended fakes (`load_example`).
     """
     import tensorflow as tf
 
@@ -164,23 +186,23 @@ def make_dataset(paths: list[Path], labels: np.ndarray, contract: ModelContract,
         raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
     if not paths:
         raise InputError(f"{_where(source, paths)}: no images to build a dataset from")
-    check_sbi_ratio(sbi_ratio)
+    sbi_ratio = check_sbi_ratio(sbi.sbi_ratio)
     if sbi_ratio and not train:
         raise ValueError("self-blended fakes are for training only; evaluate on real labelled fakes")
     skip_log = skip_log if skip_log is not None else SkipLog()
     size = contract.input_size
     do_augment = bool(train and augment)
 
-    def _load(path_bytes, label, elem_seed, sbi):
+    def _load(path_bytes, label, elem_seed, blended):
         path = path_bytes.decode("utf-8")
         x, ok, err = load_example(path, int(label), int(elem_seed), contract, do_augment, augment_options,
-                                  sbi=bool(sbi), cache=cache, landmarks=landmarks, sbi_jpeg=sbi_jpeg)
+                                  blend=sbi if blended else None, cache=cache)
         if not ok:
             skip_log.add(path, err)
         return x, np.bool_(ok)
 
-    def _tf_load(path, label, elem_seed, sbi):
-        x, ok = tf.numpy_function(_load, [path, label, elem_seed, sbi], [tf.float32, tf.bool], stateful=False)
+    def _tf_load(path, label, elem_seed, blended):
+        x, ok = tf.numpy_function(_load, [path, label, elem_seed, blended], [tf.float32, tf.bool], stateful=False)
         x.set_shape((size, size, 3))
         ok.set_shape(())
         return x, label, ok
@@ -328,21 +350,22 @@ def list_train_split(data_dir: str | Path, *, max_per_class: int | None = None, 
 
 def load_split(data_dir: str | Path, split: str, contract: ModelContract, *, batch_size: int, train: bool,
                augment: bool = True, max_per_class: int | None = None, seed: int = 0,
-               skip_log: SkipLog | None = None, repeat: bool = False, sbi_ratio: float = 0.0,
+               skip_log: SkipLog | None = None, repeat: bool = False, sbi: SelfBlend = NO_SELF_BLEND,
                augment_options: dict | None = None, groups_file: str | Path | None = None,
-               cache: CropCache | None = None, sbi_mask: str = "auto", sbi_jpeg: float = 0.0) -> SplitData:
+               cache: CropCache | None = None) -> SplitData:
     """List one split of a Kaggle-layout folder and wrap it in a streaming dataset.
 
     Raises InputError (one line) for a missing split or an empty/missing class folder.
-    With `sbi_ratio` > 0 (Train only), `class_counts` also reports the expected share of
+    With `sbi.sbi_ratio` > 0 (Train only), `class_counts` also reports the expected share of
     self-blended fakes under "sbi_ratio". `groups_file` (Train only, see `train.groups`)
     puts real/fake twins from one source side by side; `groups` then holds each image's
     source id; with `max_per_class` too, Train's subset is drawn whole source by source
-    so the twins survive the cap. `cache` keeps decoded crops between epochs (see `make_dataset`). `sbi_mask`
-    picks the self-blended fakes' mask: "landmarks" (face-mesh hull; the landmarks of the
+    so the twins survive the cap. `cache` keeps decoded crops between epochs (see
+    `make_dataset`). `sbi.sbi_mask` picks the self-blended fakes' mask: "landmarks" (face-mesh hull; the landmarks of the
     Train reals are computed once and cached), "ellipse", or "auto" (landmarks when the
     face-landmark model is installed); `counts["sbi_mask"]` says which was used.
     """
+    sbi_ratio = sbi.sbi_ratio
     is_train = split.lower() == "train"
     whole_sources = bool(is_train and max_per_class and groups_file is not None)
     if is_train:
@@ -370,12 +393,12 @@ def load_split(data_dir: str | Path, split: str, contract: ModelContract, *, bat
                  "self-blended fakes come from reals" if sbi_ratio else f"{split} is not shuffled for training")
     landmarks, mask_used = None, "ellipse"
     if sbi_ratio and train:
-        landmarks = sbi_landmarks(paths, labels, contract, sbi_mask)
+        landmarks = sbi_landmarks(paths, labels, contract, sbi.sbi_mask)
         mask_used = "landmarks" if landmarks is not None else "ellipse"
     ds = make_dataset(paths, labels, contract, batch_size=batch_size, train=train, augment=augment,
-                      seed=seed, skip_log=skip_log, repeat=repeat, sbi_ratio=sbi_ratio,
+                      seed=seed, skip_log=skip_log, repeat=repeat, sbi=replace(sbi, landmarks=landmarks),
                       augment_options=augment_options, source=Path(data_dir) / split, groups=groups,
-                      cache=cache, landmarks=landmarks, sbi_jpeg=sbi_jpeg)
+                      cache=cache)
     counts = {name: int((labels == i).sum()) for i, name in enumerate(contract.class_names)}
     if sbi_ratio:
         counts["sbi_ratio"] = float(sbi_ratio)

@@ -48,39 +48,15 @@ def model_path_of(run_or_model: str | Path) -> Path:
     return p
 
 
-def predict_paths(backend, paths: list[Path], *, batch_size: int = 64, desc: str = "predict"):
-    """Softmax outputs (N_kept, 2) for image files, via the runtime; unreadable files skipped.
-
-    Returns (probs, kept_indices, errors).
-    """
-    from tqdm import tqdm
-
-    from deepfake_edge.runtime.dataset import load_preprocessed
-
-    probs, kept, errors = [], [], []
-    with tqdm(total=len(paths), desc=desc, unit="img", leave=False) as bar:
-        for start in range(0, len(paths), batch_size):
-            chunk = paths[start:start + batch_size]
-            batch, idx, errs = load_preprocessed(chunk, backend.contract)
-            if len(batch):
-                probs.append(backend.predict(batch))
-                kept.append(idx + start)
-            errors.extend(errs)
-            bar.update(len(chunk))
-    n_classes = len(backend.contract.class_names)
-    probs_arr = np.concatenate(probs) if probs else np.zeros((0, n_classes), np.float32)
-    kept_arr = np.concatenate(kept) if kept else np.zeros((0,), np.int64)
-    return probs_arr, kept_arr, errors
-
-
 def _predict_labeled(model: Path, data_dir, split, *, max_per_class, batch_size, contract=None, desc=None,
                      one_class_ok=False):
     from deepfake_edge.runtime.backends import open_backend
     from deepfake_edge.runtime.dataset import list_labeled_folder
+    from deepfake_edge.runtime.evaluation import predict_files
 
     paths, labels = list_labeled_folder(data_dir, split, max_per_class=max_per_class, one_class_ok=one_class_ok)
     with open_backend(model, contract=contract) as backend:
-        probs, kept, errors = predict_paths(backend, paths, batch_size=batch_size, desc=desc or f"predict {split}")
+        probs, kept, errors = predict_files(backend, paths, chunk=batch_size, desc=desc or f"predict {split}")
     for e in errors:
         log.warning("skipped: %s", e)
     if len(kept) == 0:

@@ -202,16 +202,15 @@ def prepare_stage(cfg: TrainConfig, out: Path) -> Prepared:
         "training settings")
 
     from deepfake_edge.train.cache import CropCache
-    from deepfake_edge.train.data import SKIPPED_FILENAME, SkipLog, load_split
+    from deepfake_edge.train.data import SKIPPED_FILENAME, SelfBlend, SkipLog, load_split
 
     out.mkdir(parents=True, exist_ok=True)
     skip_log = SkipLog(out / SKIPPED_FILENAME)
     cache = CropCache(cfg.cache_mb) if cfg.cache_mb else None  # one budget for Train and Validation
     train_data = load_split(cfg.data_dir, "Train", contract, batch_size=cfg.batch_size, train=True,
                             augment=cfg.augment, max_per_class=cfg.max_per_class, seed=cfg.seed,
-                            skip_log=skip_log, repeat=True, sbi_ratio=cfg.sbi_ratio,
-                            augment_options=cfg.augment_options, groups_file=groups_file, cache=cache,
-                            sbi_mask=cfg.sbi_mask, sbi_jpeg=cfg.sbi_jpeg)
+                            skip_log=skip_log, repeat=True, sbi=SelfBlend.of(cfg),
+                            augment_options=cfg.augment_options, groups_file=groups_file, cache=cache)
     val_data = load_split(cfg.data_dir, "Validation", contract, batch_size=cfg.batch_size, train=False,
                           max_per_class=cfg.max_per_class, seed=cfg.seed, skip_log=skip_log, cache=cache)
     train_inputs, teacher = train_data.dataset, None
@@ -324,11 +323,12 @@ def finalize_stage(cfg: TrainConfig, out: Path, prepared: Prepared, fitted: Fitt
     """Save the model (native + legacy .h5), the training curves, and the contract's training record."""
     import keras
 
+    from deepfake_edge.export.keras_copies import save_h5
     from deepfake_edge.train.data import SKIPPED_FILENAME
 
     model, rows = fitted.model, fitted.rows
     replace_atomically(out / REFERENCE.filename, model.save)
-    replace_atomically(out / get_format("h5").filename, model.save)
+    save_h5(model, out / get_format("h5").filename)
     (out / BEST_FILENAME).unlink(missing_ok=True)
     shutil.rmtree(out / BACKUP_DIRNAME, ignore_errors=True)
     plot_training_curves(rows, out / "training_curves.png")
