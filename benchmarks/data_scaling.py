@@ -1,6 +1,7 @@
 """How a recipe's quality grows with training faces: 5k / 10k / 23k, at equal steps and at a growing budget, over seeds.
 
-Each row trains one recipe (`--recipe`, default the ImageNet edge recipe) on a
+Each row trains one recipe (`--recipe`, default the ImageNet edge recipe under the name its
+rows were recorded with, edge-imagenet-lite = today's edge) on a
 class-balanced random subset of dfdc-faces-xl's Train split (`--max-per-class`, drawn
 with the run's seed) and is measured as deployed (exported ONNX, Test at the
 Validation-fitted threshold and temperature: `quality.measure_run`). Validation and Test
@@ -16,7 +17,7 @@ were drawn file by file, which broke most twins.
 
     .venv/bin/python benchmarks/data_scaling.py                     # equal steps, seeds 1 and 2
     .venv/bin/python benchmarks/data_scaling.py --budget growing --sizes 5000,10000 --seeds 1
-    .venv/bin/python benchmarks/data_scaling.py --recipe edge --seeds 1,2,3 --sizes 5000,23426
+    .venv/bin/python benchmarks/data_scaling.py --recipe edge-net --seeds 1,2,3 --sizes 5000,23426
 
 Writes benchmarks/results/data_scaling.{md,json}: per row the mean and spread over seeds of
 Test AUC / accuracy / ECE, with every seed's numbers in the JSON.
@@ -42,20 +43,20 @@ XL = REPO / ".." / "shared" / "data" / "dfdc-faces-xl"
 RESULTS = REPO / "benchmarks" / "results"
 FULL = 23426  # XL Train faces
 EQUAL_STEP_IMAGES = 50_000
-GROWING_EPOCHS = {"edge": 20, "edge-imagenet-lite": 12}  # per recipe: the epochs xl_study gave it on 23k faces
+GROWING_EPOCHS = {"edge-net": 20, "edge-imagenet-lite": 12, "edge": 12}  # per recipe, as xl_study gave it on 23k faces
 SUBSET = "whole sources"  # how this code draws a subset (rows written before it say "per-file")
 log = logging.getLogger("data_scaling")
 
 
-def epochs_for(size: int, budget: str, recipe: str = "edge") -> int:
+def epochs_for(size: int, budget: str, recipe: str = "edge-net") -> int:
     """Epochs a subset of `size` faces gets: equal steps (~50k images seen) or the recipe's growing-budget epochs."""
     if budget == "equal-steps":
         return max(1, math.floor(EQUAL_STEP_IMAGES / size + 0.25))
     return GROWING_EPOCHS.get(recipe, 20)
 
 
-def run_dir(size: int, budget: str, seed: int, recipe: str = "edge") -> Path:
-    prefix = "" if recipe == "edge" else f"{recipe}-"
+def run_dir(size: int, budget: str, seed: int, recipe: str = "edge-net") -> Path:
+    prefix = "" if recipe == "edge-net" else f"{recipe}-"  # the first rows (edge-net) kept the bare names
     return REPO / "runs" / "scaling" / f"{prefix}{budget}-{size}-s{seed}"
 
 
@@ -64,10 +65,12 @@ def row_key(recipe: str, budget: str, size: int) -> str:
 
 
 def upgrade(results: dict) -> dict:
-    """Rows saved before the recipe and subset columns existed: the edge recipe, per-file subsets."""
+    """Rows saved before the recipe and subset columns existed: edge-net (then named edge), per-file subsets."""
     out = {}
     for row in results.values():
-        row.setdefault("recipe", "edge")
+        row.setdefault("recipe", "edge-net")
+        if row["recipe"] == "edge" and row.get("subset") == "per-file":
+            row["recipe"] = "edge-net"
         row.setdefault("subset", "per-file")
         out[row_key(row["recipe"], row["budget"], row["faces"])] = row
     return out
@@ -79,7 +82,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default=f"5000,10000,{FULL}", help="training faces per row (both classes together)")
     ap.add_argument("--seeds", default="1,2")
     ap.add_argument("--budget", choices=("equal-steps", "growing"), default="equal-steps")
-    ap.add_argument("--recipe", default="edge-imagenet-lite", choices=sorted(recipes.RECIPES))
+    ap.add_argument("--recipe", default="edge-imagenet-lite", choices=recipes.recipe_names())
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not (args.data / "Train").is_dir():

@@ -62,10 +62,10 @@ def _row(recipe: str, budget: float, epochs: int, **overrides) -> dict:
 
 # name -> the run's train() settings, wall-clock budget (minutes) and epoch cap
 STUDY: dict[str, dict] = {
-    "xl-edge": _row("edge", 32, 20),
+    "xl-edge": _row("edge-net", 32, 20),
     "xl-teacher": _row("teacher", 36, 12),
-    "xl-student": _row("edge", 32, 20, teacher=str(REPO / "runs" / "xl-teacher")),
-    "xl-sbi-real-only": _row("edge", 26, 20, sbi_ratio=1.0, sbi_mask="landmarks"),
+    "xl-student": _row("edge-net", 32, 20, teacher=str(REPO / "runs" / "xl-teacher")),
+    "xl-sbi-real-only": _row("edge-net", 26, 20, sbi_ratio=1.0, sbi_mask="landmarks"),
     "xl-mobilenet-64": _row("teacher", 26, 12, img_size=64),
     "xl-mobilenet-lite-64": _row("edge-imagenet-lite", 26, 12),
     "xl-mobilenet-lite-64-s2": _row("edge-imagenet-lite", 26, 12, seed=2),

@@ -288,3 +288,17 @@ def test_not_a_weights_file(tmp_path):
         read_state_dict(text)
     with pytest.raises(WeightsError, match="missing.pth: weights file not found"):
         read_state_dict(tmp_path / "missing.pth")
+
+
+def test_the_edge_recipe_without_installed_weights_stops_before_loading_data(tiny_data, tmp_path, monkeypatch,
+                                                                             capsys):
+    """`--recipe edge` starts from ImageNet: with an empty cache it says how to install them, writes nothing."""
+    from tests.test_evaluate import cli_main
+
+    monkeypatch.setenv("DEEPFAKE_EDGE_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    assert cli_main(["train", "--data", str(tiny_data), "--out", str(run), "--recipe", "edge", "--epochs", "1"],
+                    monkeypatch) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not installed" in err[0] and "deepfake-edge weights" in err[0]
+    assert not run.exists()

@@ -378,31 +378,42 @@ def test_recipe_fills_unset_train_options_and_explicit_ones_win():
     parser = argparse.ArgumentParser()
     train_command.add_arguments(parser)
     base = ["--data", "d", "--out", "o"]
-    edge = _config(["--recipe", "edge"])
+    edge = _config(["--recipe", "edge-net"])
     assert (edge.arch, edge.img_size, edge.lr, edge.schedule, edge.label_smoothing, edge.groups) == (
         "edge-net", 96, 0.004, "cosine", 0.1, "auto")
-    mine = _config(["--recipe", "edge", "--lr", "0.002", "--img-size", "128"])
+    mine = _config(["--recipe", "edge-net", "--lr", "0.002", "--img-size", "128"])
     assert (mine.arch, mine.img_size, mine.lr) == ("edge-net", 128, 0.002)
     plain = _config([])
     assert (plain.arch, plain.lr) == ("seed-cnn", 1e-3)  # no recipe: TrainConfig's defaults
     assert edge.model_options == {"width": 0.75}  # edge-net options travel with the recipe
-    assert _config(["--recipe", "edge", "--fused-blocks", "0"]).model_options == {"width": 0.75, "fused_blocks": 0}
-    assert _config(["--recipe", "edge", "--width", "1.0"]).model_options == {"width": 1.0}
-    other = _config(["--recipe", "edge", "--arch", "tiny-cnn"])
+    assert _config(["--recipe", "edge-net", "--fused-blocks", "0"]).model_options == {"width": 0.75, "fused_blocks": 0}
+    assert _config(["--recipe", "edge-net", "--width", "1.0"]).model_options == {"width": 1.0}
+    other = _config(["--recipe", "edge-net", "--arch", "tiny-cnn"])
     assert other.lr == 0.004 and other.model_options is None  # not edge-net's width
     with pytest.raises(SystemExit):
         parser.parse_args([*base, "--recipe", "fastest"])
-    with pytest.raises(InputError, match="unknown recipe 'fastest'; choose one of: seed, edge"):
+    with pytest.raises(InputError, match="unknown recipe 'fastest'; choose one of: seed, edge, edge-net"):
         recipe("fastest")
-    recipe("edge")["lr"] = 1.0  # a copy: the table stays as measured
-    assert RECIPES["edge"]["lr"] == 0.004
-    q = load_benchmark("quality")
-    assert q.RECIPES["edge"] == RECIPES["edge"] and q.RECIPES["seed"] == {**RECIPES["seed"], "img_size": 64}
+    recipe("edge-net")["lr"] = 1.0  # a copy: the table stays as measured
+    assert RECIPES["edge-net"]["lr"] == 0.004
+    q = load_benchmark("quality")  # its "edge" row is the from-scratch edge-net it measured
+    assert q.RECIPES["edge"] == RECIPES["edge-net"] and q.RECIPES["seed"] == {**RECIPES["seed"], "img_size": 64}
+
+
+def test_the_edge_default_is_the_measured_imagenet_network_and_its_former_name_still_works():
+    from deepfake_edge.train.recipes import recipe
+
+    edge = _config(["--recipe", "edge"])
+    assert (edge.arch, edge.pretrained, edge.img_size, edge.epochs, edge.model_options) == (
+        "mobilenet-v2", True, 64, 12, {"blocks": 14})
+    assert _config(["--recipe", "edge-imagenet-lite"]) == edge  # commands recorded in benchmarks/results
+    assert recipe("edge-imagenet-lite") == recipe("edge")
+    assert _config(["--recipe", "edge", "--no-pretrained"]).pretrained is False
 
 
 def test_train_with_the_edge_recipe_records_its_settings(tiny_data, tmp_path, monkeypatch):
     run = tmp_path / "run"
-    args = ["train", "--data", str(tiny_data), "--out", str(run), "--recipe", "edge", "--arch", "tiny-cnn",
+    args = ["train", "--data", str(tiny_data), "--out", str(run), "--recipe", "edge-net", "--arch", "tiny-cnn",
             "--img-size", "32", "--batch-size", "8", "--epochs", "1"]
     assert cli_main(args, monkeypatch) == 0
     config = json.loads((run / "train_config.json").read_text())
@@ -419,7 +430,7 @@ def test_resume_continues_the_saved_settings_and_a_recipe_does_not_override_them
     started = TrainConfig(data_dir="d", arch="edge-net", img_size=96, lr=0.001, epochs=30, label_smoothing=0.0,
                           model_options={"width": 0.5})
     (out / "train_config.json").write_text(to_json(started))
-    resumed = _config(["--resume", "--recipe", "edge", "--epochs", "40"], tmp_path)
+    resumed = _config(["--resume", "--recipe", "edge-net", "--epochs", "40"], tmp_path)
     assert (resumed.lr, resumed.label_smoothing, resumed.epochs) == (0.001, 0.0, 40)  # not the recipe's 4e-3 / 0.1
     assert resumed.model_options == {"width": 0.5}
     with pytest.raises(InputError, match="--resume with img_size=128, but the run was started with img_size=96"):

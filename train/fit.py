@@ -195,6 +195,11 @@ def prepare_stage(cfg: TrainConfig, out: Path) -> Prepared:
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise InputError(f"epochs and batch size must be at least 1 (got {cfg.epochs}, {cfg.batch_size})")
     _check_recipe(cfg)
+    if cfg.pretrained and not cfg.weights:  # offline ImageNet weights missing: say so before loading data
+        from deepfake_edge.train.weights import WEIGHTS, cached
+
+        if cfg.arch in WEIGHTS:
+            cached(cfg.arch)
     from deepfake_edge.train.groups import resolve_groups_file
 
     groups_file = resolve_groups_file(cfg.groups, cfg.data_dir)

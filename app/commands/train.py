@@ -9,13 +9,14 @@ def add_arguments(parser) -> None:
     """`--out`, `--recipe`, `--resume`, `--sbi`, then one flag per TrainConfig / ModelFlags field."""
     from deepfake_edge.app.commands.arguments import add_setting_flags
     from deepfake_edge.train.config import ModelFlags, TrainConfig
-    from deepfake_edge.train.recipes import RECIPES
+    from deepfake_edge.train.recipes import RECIPES, recipe_names
 
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write (refused if it holds a model, unless --resume)")
     presets = "; ".join(f"{name}: " + ", ".join(f"{k}={v}" for k, v in options.items())
                         for name, options in RECIPES.items())
-    parser.add_argument("--recipe", default=None, choices=sorted(RECIPES),
-                        help=f"preset of the settings below ({presets}); edge is the measured edge default, "
+    parser.add_argument("--recipe", default=None, choices=recipe_names(),
+                        help=f"preset of the settings below ({presets}); edge is the measured edge default (needs "
+                             "`deepfake-edge weights`, run by make setup), edge-net the same budget from scratch, "
                              "seed the original project's; settings given explicitly win (train/recipes.py)")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from its last finished epoch, with its saved settings")
