@@ -7,7 +7,7 @@ temporary folder stays on disk for good. Here each result is encoded once, writt
 a unique name and renamed into place (a reader never sees half a file), and handed to
 Gradio as a path, which Gradio copies into its own cache with an atomic rename. Only
 the newest `keep` files are kept: by the time a file is evicted Gradio has long copied
-it, and its cache copy is swept by the app's `delete_cache` schedule.
+it, and its cache copy is swept by the app's `CacheSweeper` (app/cache_sweep.py).
 """
 from __future__ import annotations
 

@@ -382,10 +382,10 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
             return f"⚠️ {msg} — still running {service.description}", gr.skip()
         return runtime_md(), gr.skip()
 
-    # A live stream writes ~10 annotated JPEGs a second into Gradio's cache: delete them
-    # after CACHE_MAX_AGE_S so a long session does not fill the disk.
-    with gr.Blocks(title="deepfake-edge", analytics_enabled=False,
-                   delete_cache=(CACHE_SWEEP_S, CACHE_MAX_AGE_S)) as blocks:
+    # A live stream writes ~10 annotated JPEGs a second into Gradio's cache: `launch` starts
+    # a CacheSweeper deleting them after CACHE_MAX_AGE_S (not Gradio's delete_cache, whose
+    # sweep dies under load: app/cache_sweep.py), so a long session does not fill the disk.
+    with gr.Blocks(title="deepfake-edge", analytics_enabled=False) as blocks:
         gr.Markdown("# deepfake-edge · Real or Fake?")
         if demo:
             gr.Markdown(DEMO_BANNER, elem_id="demo-banner")
@@ -454,6 +454,10 @@ def build_app(detector_or_model: Any = None, *, face_model: str | Path | None = 
     blocks.upload_limits = limits
     blocks.served_files = served
     blocks.web_bundle = web_bundle
+    from deepfake_edge.app.cache_sweep import CacheSweeper
+
+    blocks.cache_sweeper = CacheSweeper(blocks, CACHE_SWEEP_S, CACHE_MAX_AGE_S)
+    atexit.register(blocks.cache_sweeper.close)
     return blocks
 
 
@@ -524,6 +528,9 @@ def launch(blocks=None, *, model: Any = None, host: str = DEFAULT_HOST, port: in
         # twice the upload limit: room for one upload sent inline as base64 (4/3 of its size),
         # whose own check then answers with the page's one-line message
         app.middleware_stack = request_size_guard(stack, 2 * limits.max_bytes + MULTIPART_OVERHEAD)
+    sweeper = getattr(blocks, "cache_sweeper", None)
+    if sweeper is not None:
+        sweeper.start()
     service = getattr(blocks, "service", None)
     if service is not None:  # the fast live path: POST /api/frame + the page at /live
         from deepfake_edge.app.live_api import mount_live_api
