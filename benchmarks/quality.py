@@ -81,9 +81,16 @@ train(sys.argv[1], sys.argv[2], **json.loads(sys.argv[3]))
 PIPELINE = {"cache_mb": TrainConfig.cache_mb}
 
 
-def recipe_settings(recipe: dict, budget_min: float | None, *, epochs: int = 200, seed: int = 42) -> dict:
-    """The `train()` arguments one training of `recipe` gets (also how --reuse recognises it)."""
-    return {"epochs": epochs, "seed": seed, **PIPELINE, **recipe, "time_budget": budget_min}
+def recipe_settings(recipe: dict, budget_min: float | None, *, epochs: int | None = None, seed: int = 42) -> dict:
+    """The `train()` arguments one training of `recipe` gets (also how --reuse recognises it).
+
+    `epochs`, when given, wins over the recipe's own (a study's equal-steps rows set it per
+    size); otherwise the recipe's, or 200 for recipes that stop on the time budget.
+    """
+    settings = {"epochs": 200, "seed": seed, **PIPELINE, **recipe, "time_budget": budget_min}
+    if epochs is not None:
+        settings["epochs"] = epochs
+    return settings
 
 
 def finished_with(run: Path, settings: dict) -> bool:
@@ -95,7 +102,7 @@ def finished_with(run: Path, settings: dict) -> bool:
     return (run / "contract.json").is_file() and all(config.get(k) == v for k, v in settings.items())
 
 
-def train_recipe(recipe: dict, data: Path, out: Path, budget_min: float | None, *, epochs: int = 200,
+def train_recipe(recipe: dict, data: Path, out: Path, budget_min: float | None, *, epochs: int | None = None,
                  seed: int = 42, fresh: bool = True) -> Path:
     """Train one recipe into `out` (removed first when `fresh`) under the time budget.
 

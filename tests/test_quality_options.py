@@ -220,6 +220,16 @@ def test_edge_net_width_scales_the_network():
 
 # -- the quality benchmark's report -----------------------------------------------------------
 
+def test_a_study_s_epochs_win_over_the_recipe_s_own():
+    """data_scaling's equal-steps rows set epochs per size; the edge recipe's epochs=12 must not override them."""
+    from deepfake_edge.train.recipes import recipe
+
+    q = load_benchmark("quality")
+    assert q.recipe_settings(recipe("edge"), None, epochs=5, seed=2)["epochs"] == 5
+    assert q.recipe_settings(recipe("edge"), None)["epochs"] == recipe("edge")["epochs"] == 12
+    assert q.recipe_settings({"arch": "edge-net"}, 30.0)["epochs"] == 200  # budget-limited recipes
+
+
 def test_quality_report_summarises_robustness_and_names_machine_and_command():
     q = load_benchmark("quality")
     rows = [{"corruption": "clean", "severity": 0, "auc": 0.8}] + [
