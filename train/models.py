@@ -289,7 +289,7 @@ def efficientnet_lite0(input_size: int = 128, pretrained: bool = False, weights_
                        dropout: float = 0.2, blocks: int = 16, **_):
     """EfficientNet-Lite0 (`train.efficientnet_lite`: ReLU6, no squeeze-excitation, TF 'SAME'
     padding) with the project's 2-class head; ImageNet weights from `train.weights`, offline.
-    Normalisation is ImageNet mean/std, as the PyTorch port was trained with. `blocks` < 16
+    Normalisation is (x - 127) / 128 (`SIGNED_RANGE`), what Google trained Lite0 with. `blocks` < 16
     keeps only the first MBConv blocks."""
     import keras
     from keras import layers
