@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepfake_edge.train.torch_weights import WeightsError
+from deepfake_edge.train.torch_weights import port_state_dict
 
 # (repeats, kernel, first stride, expansion, input channels, output channels) per stage,
 # from efficientnet_lite_builder.py (lite0: width and depth 1.0)
@@ -89,38 +89,5 @@ def efficientnet_lite0(input_size: int = 224, include_top: bool = False, blocks:
 
 
 def port_weights(model, state: dict[str, np.ndarray], where: str = "weights") -> dict[str, list[np.ndarray]]:
-    """PyTorch state dict -> `{keras layer name: [arrays in Keras' order]}` for `model`'s layers.
-
-    Every convolution, BatchNorm and dense layer must find its parameters with the right
-    shapes (WeightsError naming the first that does not); a features-only `model` leaves
-    the state dict's classifier unused.
-    """
-    import keras
-
-    ported: dict[str, list[np.ndarray]] = {}
-    for layer in model.layers:
-        prefix = layer.name.replace(SEP, ".")
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            arrays = [_take(state, prefix + ".weight", where).transpose(2, 3, 0, 1)]
-        elif isinstance(layer, keras.layers.Conv2D):
-            arrays = [_take(state, prefix + ".weight", where).transpose(2, 3, 1, 0)]
-        elif isinstance(layer, keras.layers.BatchNormalization):
-            arrays = [_take(state, prefix + suffix, where) for suffix in (".weight", ".bias", ".running_mean",
-                                                                           ".running_var")]
-        elif isinstance(layer, keras.layers.Dense):
-            arrays = [_take(state, prefix + ".weight", where).T, _take(state, prefix + ".bias", where)]
-        else:
-            continue
-        expected = [tuple(w.shape) for w in layer.weights]
-        if [a.shape for a in arrays] != expected:
-            raise WeightsError(f"{where}: {prefix} has shapes {[a.shape for a in arrays]}, the network expects "
-                               f"{expected} (weights of another network?)")
-        ported[layer.name] = [np.ascontiguousarray(a, np.float32) for a in arrays]
-    return ported
-
-
-def _take(state: dict[str, np.ndarray], key: str, where: str) -> np.ndarray:
-    try:
-        return np.asarray(state[key], np.float32)
-    except KeyError:
-        raise WeightsError(f"{where}: no parameter {key!r} (not EfficientNet-Lite0 weights)") from None
+    """PyTorch state dict -> Keras arrays for `model`'s layers (`torch_weights.port_state_dict`)."""
+    return port_state_dict(model, state, where, torch_name=lambda name: name.replace(SEP, "."), network="EfficientNet-Lite0")

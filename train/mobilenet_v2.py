@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepfake_edge.train.torch_weights import WeightsError
+from deepfake_edge.train.torch_weights import port_state_dict
 
 # torchvision's inverted residual settings: expansion t, channels c, repeats n, first stride s
 SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
@@ -109,38 +109,5 @@ def mobilenet_v2(input_size: int = 224, include_top: bool = False, blocks: int =
 
 
 def port_weights(model, state: dict[str, np.ndarray], where: str = "weights") -> dict[str, list[np.ndarray]]:
-    """torchvision state dict -> `{keras layer name: [arrays in Keras' order]}` for `model`'s layers.
-
-    Every convolution, BatchNorm and dense layer of `model` must find its parameters with
-    the right shapes (WeightsError naming the first that does not); `model` may lack the
-    classifier (features only), in which case the state dict's classifier is not used.
-    """
-    import keras
-
-    ported: dict[str, list[np.ndarray]] = {}
-    for layer in model.layers:
-        prefix = layer.name.replace("_", ".")
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            arrays = [_take(state, prefix + ".weight", where).transpose(2, 3, 0, 1)]
-        elif isinstance(layer, keras.layers.Conv2D):
-            arrays = [_take(state, prefix + ".weight", where).transpose(2, 3, 1, 0)]
-        elif isinstance(layer, keras.layers.BatchNormalization):
-            arrays = [_take(state, prefix + suffix, where) for suffix in (".weight", ".bias", ".running_mean",
-                                                                           ".running_var")]
-        elif isinstance(layer, keras.layers.Dense):
-            arrays = [_take(state, prefix + ".weight", where).T, _take(state, prefix + ".bias", where)]
-        else:
-            continue
-        expected = [tuple(w.shape) for w in layer.weights]
-        if [a.shape for a in arrays] != expected:
-            raise WeightsError(f"{where}: {prefix} has shapes {[a.shape for a in arrays]}, the network expects "
-                               f"{expected} (weights of another network?)")
-        ported[layer.name] = [np.ascontiguousarray(a, np.float32) for a in arrays]
-    return ported
-
-
-def _take(state: dict[str, np.ndarray], key: str, where: str) -> np.ndarray:
-    try:
-        return np.asarray(state[key], np.float32)
-    except KeyError:
-        raise WeightsError(f"{where}: no parameter {key!r} (not torchvision MobileNetV2 weights)") from None
+    """torchvision state dict -> Keras arrays for `model`'s layers (`torch_weights.port_state_dict`)."""
+    return port_state_dict(model, state, where, torch_name=lambda name: name.replace("_", "."), network="torchvision MobileNetV2")

@@ -205,3 +205,42 @@ def _storage_array(blob: bytes, ref: _StorageRef) -> np.ndarray:
     if len(blob) < ref.numel * ref.dtype.itemsize:
         raise WeightsError(f"storage {ref.key!r} ends early (truncated download?)")
     return np.frombuffer(blob, ref.dtype, count=ref.numel)
+
+
+def port_state_dict(model, state: dict[str, np.ndarray], where: str, *, torch_name, network: str
+                    ) -> dict[str, list[np.ndarray]]:
+    """PyTorch state dict -> `{keras layer name: [arrays in Keras' order]}` for `model`'s layers.
+
+    `torch_name(keras_layer_name)` gives the layer's parameter prefix in the state dict (each
+    ported network names its Keras layers after the PyTorch modules). Every convolution,
+    BatchNorm and dense layer of `model` must find its parameters with the right shapes
+    (WeightsError naming the first that does not, and `network`, what the file should have
+    held); a features-only `model` leaves the state dict's classifier unused.
+    """
+    import keras
+
+    def take(key: str) -> np.ndarray:
+        try:
+            return np.asarray(state[key], np.float32)
+        except KeyError:
+            raise WeightsError(f"{where}: no parameter {key!r} (not {network} weights)") from None
+
+    ported: dict[str, list[np.ndarray]] = {}
+    for layer in model.layers:
+        prefix = torch_name(layer.name)
+        if isinstance(layer, keras.layers.DepthwiseConv2D):  # (C, 1, kh, kw) -> (kh, kw, C, 1)
+            arrays = [take(prefix + ".weight").transpose(2, 3, 0, 1)]
+        elif isinstance(layer, keras.layers.Conv2D):  # (out, in, kh, kw) -> (kh, kw, in, out)
+            arrays = [take(prefix + ".weight").transpose(2, 3, 1, 0)]
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            arrays = [take(prefix + suffix) for suffix in (".weight", ".bias", ".running_mean", ".running_var")]
+        elif isinstance(layer, keras.layers.Dense):
+            arrays = [take(prefix + ".weight").T, take(prefix + ".bias")]
+        else:
+            continue
+        expected = [tuple(w.shape) for w in layer.weights]
+        if [a.shape for a in arrays] != expected:
+            raise WeightsError(f"{where}: {prefix} has shapes {[a.shape for a in arrays]}, the network expects "
+                               f"{expected} (weights of another network?)")
+        ported[layer.name] = [np.ascontiguousarray(a, np.float32) for a in arrays]
+    return ported
