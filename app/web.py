@@ -503,10 +503,18 @@ def _video_verdict(report) -> str:
 # -- serving ---------------------------------------------------------------------------
 def launch(blocks=None, *, model: Any = None, host: str = DEFAULT_HOST, port: int | None = None,
            share: bool = False, max_file_size: str | int = DEFAULT_MAX_FILE_SIZE, queue_size: int = 64,
-           prevent_thread_lock: bool = False, quiet: bool = False, **build_options):
-    """Serve the app: local only unless `share`, bounded queue, upload size limit, no analytics."""
+           prevent_thread_lock: bool = False, quiet: bool = False, malloc_arenas: int | None = None,
+           **build_options):
+    """Serve the app: local only unless `share`, bounded queue, upload size limit, no analytics.
+
+    `malloc_arenas` caps glibc's malloc arenas before the request threads start (app/malloc.py:
+    default 2, 0 leaves the C library's default), which keeps the server's memory flat under load.
+    """
     import gradio as gr
 
+    from deepfake_edge.app.malloc import DEFAULT_ARENAS, configure_server_heap
+
+    configure_server_heap(DEFAULT_ARENAS if malloc_arenas is None else malloc_arenas)
     if blocks is None:
         blocks = build_app(model, **build_options)
     blocks.queue(max_size=queue_size, default_concurrency_limit=1)

@@ -29,6 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-file-size", default=None, metavar="SIZE",
                         help="largest upload accepted, e.g. 50mb (default 50mb): Gradio's upload route, inline "
                              "images, live frames and videos alike")
+    parser.add_argument("--malloc-arenas", type=_arena_count, default=None, metavar="N",
+                        help="glibc malloc arenas the server's threads share (default 2: keeps the server's memory "
+                             "flat under many viewers; 0: the C library's default; benchmarks/results/server_memory.md)")
+
+
+def _arena_count(text: str) -> int:
+    count = int(text)
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be 0 (the C library's default) or a positive count")
+    return count
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +57,6 @@ def run(args: argparse.Namespace) -> int:
     if args.webcam_size is not None:
         options["webcam_size"] = web.parse_webcam_size(args.webcam_size)
     blocks = web.build_app(args.model, **options)
-    web.launch(blocks, host=args.host, port=args.port, share=args.share,
-               max_file_size=max_bytes)
+    web.launch(blocks, host=args.host, port=args.port, share=args.share, max_file_size=max_bytes,
+               malloc_arenas=args.malloc_arenas)
     return 0
