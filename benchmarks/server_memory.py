@@ -3,15 +3,20 @@
 `load_test.py` runs server and clients in one process, so its memory figure includes
 gradio_client's. Here the app runs in this process and N gradio_client sessions post
 varied 640x480 face frames to Gradio's `/frame` (the Webcam tab's path) from a child
-process for `--seconds`; the server's RSS and the number of files in Gradio's cache are
-sampled every 10 s. `--cache-max-age S` has the app's cache sweep (app/cache_sweep.py)
+process for `--seconds`; the server's RSS (split into anonymous memory, which is what a
+leak grows, and file-backed pages, which are libraries paged in once) and the number of
+files in Gradio's cache are sampled every 10 s. `--cache-max-age S` has the app's cache sweep (app/cache_sweep.py)
 delete results older than S seconds every S/3 seconds (the app's own: 600 s, every 60 s),
 so a run of a few minutes shows the cache bounded as an hours-long session would.
+`--malloc-arenas 0` serves with glibc's own heap settings instead of the app's
+(app/malloc.py); `--trace-python` adds tracemalloc's list of the Python source lines whose
+memory grew over the second half (slow: it tells Python objects from native buffers).
 
     .venv/bin/python benchmarks/server_memory.py --model runs/xl-mobilenet-lite-64/model.onnx
     .venv/bin/python benchmarks/server_memory.py --model M --seconds 300 --cache-max-age 60
 
-Writes benchmarks/results/server_memory.md (machine and command included).
+Writes benchmarks/results/server_memory.md (machine and command included; the hand-written
+server_memory.notes.md beside `--out`, when there, is appended).
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from load_test import free_port, rss_mb  # sibling benchmark: the same helpers
+from load_test import free_port  # sibling benchmark: the same helper
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "server_memory.md"
@@ -51,6 +56,28 @@ print(len(errors))
 '''
 
 
+def memory_mb() -> tuple[float, float, float]:
+    """This process's resident memory in MB: total, anonymous (heap: what a leak grows) and file-backed.
+
+    File-backed pages are shared libraries and mapped files paged in as new code paths run;
+    the kernel can drop them, so "flat after warm-up" is judged on the anonymous part.
+    """
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+            fields[key] = int(value.split()[0]) / 1024
+    nan = float("nan")
+    return fields.get("VmRSS", nan), fields.get("RssAnon", nan), fields.get("RssFile", nan) + fields.get("RssShmem", 0)
+
+
+def python_growth(before, after) -> list[tuple[int, str]]:
+    """(bytes grown, file:line) for the source lines whose traced Python memory grew, largest first."""
+    growth = [(stat.size_diff, f"{Path(stat.traceback[0].filename).name}:{stat.traceback[0].lineno}")
+              for stat in after.compare_to(before, "lineno") if stat.size_diff > 0]
+    return sorted(growth, reverse=True)
+
+
 def main(argv=None) -> int:
     import tempfile
 
@@ -64,7 +91,15 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--cache-max-age", type=float, default=None, metavar="S",
                     help="sweep cached results older than S seconds every S/3 s (default: the app's own schedule)")
+    ap.add_argument("--malloc-arenas", type=int, default=None, metavar="N",
+                    help="glibc malloc arenas (default: the app's, 2; 0: the C library's default, 8 per core)")
+    ap.add_argument("--trace-python", action="store_true",
+                    help="also trace Python allocations (tracemalloc; slows the server) and list the source lines "
+                         "whose memory grew over the second half of the run")
     args = ap.parse_args(argv)
+    if args.trace_python:
+        import tracemalloc
+        tracemalloc.start(1)
     blocks = web.build_app(args.model)
     sweeper = blocks.cache_sweeper
     if args.cache_max_age is not None:
@@ -72,18 +107,21 @@ def main(argv=None) -> int:
 
     def cached() -> int:
         return sum(len(s) for s in list(blocks.temp_file_sets))
-    web.launch(blocks, port=free_port(), prevent_thread_lock=True, quiet=True)
+    web.launch(blocks, port=free_port(), prevent_thread_lock=True, quiet=True, malloc_arenas=args.malloc_arenas)
     url = f"http://127.0.0.1:{blocks.server_port}/"
     served: list[float] = []
     blocks.service.on_live_frame(lambda started, ended: served.append(ended))  # counts frames served
-    samples = [(0.0, rss_mb(), 0, cached())]
+    samples = [(0.0, *memory_mb(), 0, cached())]
     with tempfile.TemporaryDirectory() as tmp:
         child = subprocess.Popen([sys.executable, "-c", CLIENTS, url, str(args.clients), str(args.seconds), tmp],
                                  stdout=subprocess.PIPE, text=True)
-        t0 = time.time()
+        t0, halfway = time.time(), None
         while child.poll() is None:
             time.sleep(10)
-            samples.append((time.time() - t0, rss_mb(), len(served), cached()))
+            samples.append((time.time() - t0, *memory_mb(), len(served), cached()))
+            if args.trace_python and halfway is None and samples[-1][0] >= args.seconds / 2:
+                halfway = tracemalloc.take_snapshot()
+        grown = python_growth(halfway, tracemalloc.take_snapshot()) if halfway is not None else []
         errors = int((child.stdout.read() or "-1").strip().splitlines()[-1])
     blocks.close()
     blocks.service.close()
@@ -92,15 +130,27 @@ def main(argv=None) -> int:
              f"posting varied 640x480 frames to `/frame` for {args.seconds:g} s; errors: {errors}",
              f"- cache sweep: files older than {sweeper.max_age_s:g} s deleted every {sweeper.every_s:g} s "
              f"({sweeper.deleted} deleted during the run)",
+             f"- malloc arenas: {'the C library default' if args.malloc_arenas == 0 else args.malloc_arenas or 'the app default (2)'}",
              "- command: `python benchmarks/server_memory.py "
              + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])) + "`",
              f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
-             "| seconds | server RSS MB | frames processed | files in Gradio's cache |", "|---:|---:|---:|---:|"]
-    lines += [f"| {t:.0f} | {rss:.0f} | {n} | {files} |" for t, rss, n, files in samples]
-    half = [rss for t, rss, _, _ in samples if t >= args.seconds / 2]
+             "| seconds | server RSS MB | anonymous MB | file-backed MB | frames processed | files in Gradio's cache |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {t:.0f} | {rss:.0f} | {anon:.0f} | {mapped:.0f} | {n} | {files} |"
+              for t, rss, anon, mapped, n, files in samples]
+    half = [(rss, anon) for t, rss, anon, *_ in samples if t >= args.seconds / 2]
     if half:
-        lines += ["", f"Second half of the run: {min(half):.0f}-{max(half):.0f} MB (growth after the first minute: "
-                      f"{max(half) - min(half):+.0f} MB)."]
+        rss, anon = [h[0] for h in half], [h[1] for h in half]
+        lines += ["", f"Second half of the run: RSS {min(rss):.0f}-{max(rss):.0f} MB ({max(rss) - min(rss):+.0f}), "
+                      f"anonymous {min(anon):.0f}-{max(anon):.0f} MB ({max(anon) - min(anon):+.0f}); "
+                      f"{(samples[-1][4] - samples[0][4]) / max(args.seconds, 1):.1f} frames/s served."]
+    if args.trace_python:
+        lines += ["", f"Python allocations (tracemalloc): the source lines whose memory grew over the second half "
+                      f"grew {sum(d for d, _ in grown) / 1e6:+.1f} MB together; the largest:", ""]
+        lines += [f"- {d / 1e6:+.2f} MB `{where}`" for d, where in grown[:12]]
+    notes = args.out.with_suffix(".notes.md")
+    if notes.is_file():
+        lines += ["", notes.read_text().rstrip()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print(args.out.read_text())

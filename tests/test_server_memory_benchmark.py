@@ -1,0 +1,35 @@
+"""benchmarks/server_memory.py's measurements: the RSS split, and which Python lines grew."""
+from __future__ import annotations
+
+import sys
+import tracemalloc
+
+import pytest
+
+from tests.benchmark_scripts import load_benchmark
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_anonymous_memory_is_what_a_growing_buffer_adds():
+    sm = load_benchmark("server_memory")
+    rss, anon, mapped = sm.memory_mb()
+    assert abs(rss - anon - mapped) < 2 and anon > 0 and mapped > 0
+    held = bytearray(64 << 20)
+    held[::4096] = b"\x01" * len(held[::4096])  # touch every page so it is resident
+    _, anon_after, mapped_after = sm.memory_mb()
+    assert 60 < anon_after - anon < 72 and abs(mapped_after - mapped) < 8
+    del held
+
+
+def test_python_growth_names_the_line_that_allocated():
+    sm = load_benchmark("server_memory")
+    tracemalloc.start(1)
+    try:
+        before = tracemalloc.take_snapshot()
+        kept = [bytes(1000) for _ in range(3000)]  # ~3 MB held by this line
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    grown, where = sm.python_growth(before, after)[0]
+    assert where.startswith("test_server_memory_benchmark.py:") and grown > 3_000_000
+    assert len(kept) == 3000
