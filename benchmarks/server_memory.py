@@ -78,6 +78,24 @@ def python_growth(before, after) -> list[tuple[int, str]]:
     return sorted(growth, reverse=True)
 
 
+def second_half_summary(samples: list[tuple], seconds: float) -> str:
+    """One line on the second half of a run: the RSS and anonymous ranges, and the anonymous trend.
+
+    A range alone reads every transient peak as growth; the trend compares the mean anonymous
+    memory of the first minute of the second half with that of the last minute, which is
+    what a leak moves and a fluctuation does not.
+    """
+    half = [(t, rss, anon) for t, rss, anon, *_ in samples if t >= seconds / 2]
+    rss, anon = [h[1] for h in half], [h[2] for h in half]
+    first = [a for t, _, a in half if t <= half[0][0] + 60]
+    last = [a for t, _, a in half if t >= half[-1][0] - 60]
+    start, end = sum(first) / len(first), sum(last) / len(last)
+    frames_per_s = (samples[-1][4] - samples[0][4]) / max(seconds, 1)
+    return (f"Second half of the run: RSS {min(rss):.0f}-{max(rss):.0f} MB, anonymous {min(anon):.0f}-{max(anon):.0f} "
+            f"MB; anonymous mean over its first minute {start:.0f} MB, over its last minute {end:.0f} MB "
+            f"({end - start:+.0f}); {frames_per_s:.1f} frames/s served.")
+
+
 def main(argv=None) -> int:
     import tempfile
 
@@ -138,12 +156,8 @@ def main(argv=None) -> int:
              "|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {t:.0f} | {rss:.0f} | {anon:.0f} | {mapped:.0f} | {n} | {files} |"
               for t, rss, anon, mapped, n, files in samples]
-    half = [(rss, anon) for t, rss, anon, *_ in samples if t >= args.seconds / 2]
-    if half:
-        rss, anon = [h[0] for h in half], [h[1] for h in half]
-        lines += ["", f"Second half of the run: RSS {min(rss):.0f}-{max(rss):.0f} MB ({max(rss) - min(rss):+.0f}), "
-                      f"anonymous {min(anon):.0f}-{max(anon):.0f} MB ({max(anon) - min(anon):+.0f}); "
-                      f"{(samples[-1][4] - samples[0][4]) / max(args.seconds, 1):.1f} frames/s served."]
+    if len(samples) > 2:
+        lines += ["", second_half_summary(samples, args.seconds)]
     if args.trace_python:
         lines += ["", f"Python allocations (tracemalloc): the source lines whose memory grew over the second half "
                       f"grew {sum(d for d, _ in grown) / 1e6:+.1f} MB together; the largest:", ""]

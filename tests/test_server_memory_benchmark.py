@@ -33,3 +33,15 @@ def test_python_growth_names_the_line_that_allocated():
     grown, where = sm.python_growth(before, after)[0]
     assert where.startswith("test_server_memory_benchmark.py:") and grown > 3_000_000
     assert len(kept) == 3000
+
+
+def test_the_trend_tells_a_leak_from_a_fluctuation():
+    sm = load_benchmark("server_memory")
+
+    def run(anonymous):  # (seconds, RSS, anonymous, file-backed, frames, cached files) every 10 s
+        return [(10.0 * i, a + 180, a, 180, 10 * i, 0) for i, a in enumerate(anonymous)]
+    leak = sm.second_half_summary(run([200 + 2 * i for i in range(61)]), 600)
+    assert "first minute 266 MB, over its last minute 314 MB (+48)" in leak
+    peaks = sm.second_half_summary(run([250 + (40 if i % 9 == 0 else 0) for i in range(61)]), 600)
+    assert "anonymous 250-290 MB" in peaks and "first minute 256 MB, over its last minute 256 MB (+0)" in peaks
+    assert "1.0 frames/s served" in peaks
