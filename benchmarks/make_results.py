@@ -54,6 +54,10 @@ OTHER_RESULTS = (
      "live_page.md", "python benchmarks/live_page.py --model MODEL"),
     ("The app server's own memory under 8 clients (clients in another process)", "server_memory.md",
      "python benchmarks/server_memory.py --model MODEL"),
+    ("The same with glibc's default heap settings", "server_memory.glibc-default.md",
+     "python benchmarks/server_memory.py --model MODEL --malloc-arenas 0 --out benchmarks/results/server_memory.glibc-default.md"),
+    ("Backbones at the edge: parameters, FLOPs and batch-1 ONNX latency of each ImageNet cut", "backbones.md",
+     "python benchmarks/backbones.py"),
     ("scan on Ray Data vs detect; a 1,000,000-row manifest with resume", "scan_throughput.md",
      "python benchmarks/scan_throughput.py --model MODEL"),
 )
