@@ -16,7 +16,11 @@ memory grew over the second half (slow: it tells Python objects from native buff
     .venv/bin/python benchmarks/server_memory.py --model M --seconds 300 --cache-max-age 60
 
 Writes benchmarks/results/server_memory.md (machine and command included; the hand-written
-server_memory.notes.md beside `--out`, when there, is appended).
+server_memory.notes.md beside `--out`, when there, is appended). `plot RESULT.md...` draws
+result files side by side (benchmarks/results/server_memory.png):
+
+    .venv/bin/python benchmarks/server_memory.py plot benchmarks/results/server_memory.md \
+        benchmarks/results/server_memory.glibc-default.md
 """
 from __future__ import annotations
 
@@ -96,8 +100,55 @@ def second_half_summary(samples: list[tuple], seconds: float) -> str:
             f"({end - start:+.0f}); {frames_per_s:.1f} frames/s served.")
 
 
+def read_samples(result: Path) -> tuple[str, list[tuple[float, ...]]]:
+    """A result file's label (its malloc line) and its table rows, as this script wrote them."""
+    label, rows = result.stem, []
+    for line in result.read_text().splitlines():
+        if line.startswith("- malloc arenas:"):
+            label = "malloc arenas: " + line.split(":", 1)[1].strip()
+        elif line.startswith("| ") and line[2:3].isdigit():
+            rows.append(tuple(float(cell) for cell in line.strip("|").split("|")))
+    if not rows:
+        raise ValueError(f"{result}: no sample table (not written by server_memory.py?)")
+    return label, rows
+
+
+def plot_runs(results: list[Path], png: Path) -> Path:
+    """Anonymous and total resident memory over time, one colour per result file."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    for colour, result in zip(("tab:blue", "tab:red", "tab:green", "tab:purple"), results):
+        label, rows = read_samples(result)
+        seconds = [r[0] for r in rows]
+        ax.plot(seconds, [r[2] for r in rows], color=colour, label=f"{label}: anonymous")
+        ax.plot(seconds, [r[1] for r in rows], color=colour, linestyle=":", label=f"{label}: RSS")
+    ax.set_xlabel("seconds under load (8 clients)")
+    ax.set_ylabel("server memory, MB")
+    ax.set_title("The app server's memory under load")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return png
+
+
 def main(argv=None) -> int:
     import tempfile
+
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["plot"]:
+        plot = argparse.ArgumentParser(prog="server_memory.py plot", description="plot result files side by side")
+        plot.add_argument("results", nargs="+", type=Path)
+        plot.add_argument("--png", type=Path, default=OUT.with_suffix(".png"))
+        args = plot.parse_args(argv[1:])
+        print(plot_runs(args.results, args.png))
+        return 0
 
     from deepfake_edge.app import web
     from deepfake_edge.runtime.profile import machine_summary

@@ -45,3 +45,18 @@ def test_the_trend_tells_a_leak_from_a_fluctuation():
     peaks = sm.second_half_summary(run([250 + (40 if i % 9 == 0 else 0) for i in range(61)]), 600)
     assert "anonymous 250-290 MB" in peaks and "first minute 256 MB, over its last minute 256 MB (+0)" in peaks
     assert "1.0 frames/s served" in peaks
+
+
+def test_result_files_are_read_back_and_drawn_side_by_side(tmp_path):
+    sm = load_benchmark("server_memory")
+    result = tmp_path / "run.md"
+    result.write_text("# title\n\n- malloc arenas: the app default (2)\n\n| seconds | RSS |\n|---:|---:|\n"
+                      "| 0 | 343 | 173 | 171 | 0 | 0 |\n| 10 | 384 | 202 | 183 | 77 | 236 |\n")
+    label, rows = sm.read_samples(result)
+    assert label == "malloc arenas: the app default (2)" and rows[1] == (10, 384, 202, 183, 77, 236)
+    png = sm.plot_runs([result, result], tmp_path / "memory.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    empty = tmp_path / "notes.md"
+    empty.write_text("# no table here\n")
+    with pytest.raises(ValueError, match="notes.md: no sample table"):
+        sm.read_samples(empty)
