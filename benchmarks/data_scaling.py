@@ -19,7 +19,7 @@ were drawn file by file, which broke most twins.
     .venv/bin/python benchmarks/data_scaling.py --budget growing --sizes 5000,10000 --seeds 1
     .venv/bin/python benchmarks/data_scaling.py --recipe edge-net --seeds 1,2,3 --sizes 5000,23426
 
-Writes benchmarks/results/data_scaling.{md,json}: per row the mean and spread over seeds of
+Writes benchmarks/results/data_scaling.{md,json,png}: per row the mean and spread over seeds of
 Test AUC / accuracy / ECE, with every seed's numbers in the JSON.
 """
 from __future__ import annotations
@@ -121,6 +121,37 @@ def spread(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
+def plot(results: dict, png: Path) -> Path:
+    """Test AUC against training faces, one line per recipe and budget, error bars = spread over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    lines: dict[tuple[str, str], list[dict]] = {}
+    for row in results.values():
+        if row["seeds"]:
+            lines.setdefault((row["recipe"], row["budget"]), []).append(row)
+    for (recipe, budget), rows in sorted(lines.items()):
+        rows.sort(key=lambda r: r["faces"])
+        aucs = [[p["test_auc"] for p in r["seeds"].values()] for r in rows]
+        ax.errorbar([r["faces"] for r in rows], [statistics.mean(a) for a in aucs],
+                    yerr=[statistics.stdev(a) if len(a) > 1 else 0 for a in aucs], marker="o", capsize=3,
+                    linestyle="-" if budget == "growing" else "--", label=f"{recipe}, {budget}")
+    ax.set_xscale("log")
+    ax.set_xticks([5000, 10000, FULL], ["5k", "10k", "23k"])
+    ax.set_xlabel("training faces (dfdc-faces-xl Train)")
+    ax.set_ylabel("DFDC Test AUC")
+    ax.set_title("Data scaling (mean ± spread over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return png
+
+
 def write(results: dict, saved: Path, args, argv) -> None:
     from deepfake_edge.runtime.profile import machine_info
 
@@ -144,6 +175,7 @@ def write(results: dict, saved: Path, args, argv) -> None:
         lines.append(f"| {row['recipe']} | {row['budget']} | {row['subset']} | {row['faces']:,} | {row['epochs']} | {row['faces'] * row['epochs']:,} | "
                      f"{','.join(row['seeds'])} | {col('val_auc')} | {col('test_auc')} | {col('test_accuracy')} | "
                      f"{col('test_ece')} | {wall:.1f} |")
+    plot(results, RESULTS / "data_scaling.png")
     notes = RESULTS / "data_scaling.notes.md"
     (RESULTS / "data_scaling.md").write_text("\n".join(lines) + "\n" + ("\n" + notes.read_text()
                                                                           if notes.is_file() else ""))

@@ -1,6 +1,7 @@
 """Quality options of `deepfake-edge train`: --time-budget, --sbi / --sbi-ratio, the schedule, edge-net."""
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import math
@@ -459,3 +460,24 @@ def test_recipes_are_presets_every_caller_shares():
     assert load_benchmark("quality").RECIPES["demo"] == RECIPES["demo"]
     with pytest.raises(InputError, match="unknown training setting.*'widht'"):
         recipe_config("edge", widht=0.5)
+
+
+def test_data_scaling_table_and_plot_show_every_measured_row(tmp_path, monkeypatch):
+    from tests.benchmark_scripts import load_benchmark
+
+    ds = load_benchmark("data_scaling")
+    monkeypatch.setattr(ds, "RESULTS", tmp_path)
+    seed = lambda auc: {"val_auc": auc, "test_auc": auc, "test_accuracy": 0.8, "test_ece": 0.02,  # noqa: E731
+                        "epochs_run": 2, "train_wall_s": 60.0}
+    results = {ds.row_key("edge", "equal-steps", n): {"recipe": "edge", "budget": "equal-steps", "faces": n,
+                                                      "epochs": 2, "subset": ds.SUBSET,
+                                                      "seeds": {"1": seed(auc), "2": seed(auc + 0.02)}}
+               for n, auc in ((5000, 0.86), (ds.FULL, 0.88))}
+    results["unrun"] = {"recipe": "edge", "budget": "growing", "faces": 5000, "epochs": 12, "subset": ds.SUBSET,
+                        "seeds": {}}
+    (tmp_path / "data_scaling.notes.md").write_text("## Notes\n\n- by hand\n")
+    ds.write(results, tmp_path / "data_scaling.json", argparse.Namespace(), ["--seeds", "1,2"])
+    md = (tmp_path / "data_scaling.md").read_text()
+    assert "| edge | equal-steps | whole sources | 23,426 | 2 | 46,852 | 1,2 | 0.890 ± 0.014 | 0.890 ± 0.014 |" in md
+    assert md.rstrip().endswith("- by hand") and "`python benchmarks/data_scaling.py --seeds 1,2`" in md
+    assert (tmp_path / "data_scaling.png").read_bytes()[:4] == b"\x89PNG"
