@@ -140,6 +140,7 @@ def plot(results: dict, png: Path) -> Path:
                     yerr=[statistics.stdev(a) if len(a) > 1 else 0 for a in aucs], marker="o", capsize=3,
                     linestyle="-" if budget == "growing" else "--", label=f"{recipe}, {budget}")
     ax.set_xscale("log")
+    ax.minorticks_off()
     ax.set_xticks([5000, 10000, FULL], ["5k", "10k", "23k"])
     ax.set_xlabel("training faces (dfdc-faces-xl Train)")
     ax.set_ylabel("DFDC Test AUC")
