@@ -6,10 +6,11 @@ arena stay mapped there, and glibc's sliding mmap threshold moves frame-sized bu
 (900 KiB for 640x480) from their own mappings into those heaps after the first one is
 freed. `configure_server_heap` caps the arenas and fixes the threshold before the
 server's threads start; `deepfake-edge app` calls it (`--malloc-arenas`, default 2, 0
-leaves glibc's defaults). Measured with 8 clients for 5 minutes
-(benchmarks/results/server_memory.md): anonymous memory grew +29 MB over the second half
-with glibc's defaults, +15 MB with this, and was handed back at the end; `malloc_trim`
-after each cache sweep was tried and did no better. `MALLOC_ARENA_MAX` /
+leaves glibc's defaults). Measured with 8 clients for 10 minutes
+(benchmarks/results/server_memory.md): with glibc's defaults anonymous memory was still
+climbing at the end (+32 MB between the first and last minute of the second half); with
+this it levelled off after about three minutes (+2 MB). `malloc_trim` after each cache
+sweep was tried and did no better. `MALLOC_ARENA_MAX` /
 `MALLOC_MMAP_THRESHOLD_` in the environment, when set, win, as glibc itself reads them.
 Elsewhere (musl, macOS, Windows) it is a no-op that says so.
 """
