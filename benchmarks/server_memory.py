@@ -126,7 +126,7 @@ def plot_runs(results: list[Path], png: Path) -> Path:
         seconds = [r[0] for r in rows]
         ax.plot(seconds, [r[2] for r in rows], color=colour, label=f"{label}: anonymous")
         ax.plot(seconds, [r[1] for r in rows], color=colour, linestyle=":", label=f"{label}: RSS")
-    ax.set_xlabel("seconds under load (8 clients)")
+    ax.set_xlabel("seconds under load")
     ax.set_ylabel("server memory, MB")
     ax.set_title("The app server's memory under load")
     ax.grid(alpha=0.3)
