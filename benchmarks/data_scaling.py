@@ -34,6 +34,7 @@ import sys
 import time
 from pathlib import Path
 
+import plots  # benchmarks/plots.py: how a benchmark saves a figure
 import quality  # benchmarks/quality.py: training in a child process, measuring a run as deployed
 
 from deepfake_edge.train import recipes
@@ -123,33 +124,21 @@ def spread(values: list[float]) -> str:
 
 def plot(results: dict, png: Path) -> Path:
     """Test AUC against training faces, one line per recipe and budget, error bars = spread over seeds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4))
     lines: dict[tuple[str, str], list[dict]] = {}
     for row in results.values():
         if row["seeds"]:
             lines.setdefault((row["recipe"], row["budget"]), []).append(row)
-    for (recipe, budget), rows in sorted(lines.items()):
-        rows.sort(key=lambda r: r["faces"])
-        aucs = [[p["test_auc"] for p in r["seeds"].values()] for r in rows]
-        ax.errorbar([r["faces"] for r in rows], [statistics.mean(a) for a in aucs],
-                    yerr=[statistics.stdev(a) if len(a) > 1 else 0 for a in aucs], marker="o", capsize=3,
-                    linestyle="-" if budget == "growing" else "--", label=f"{recipe}, {budget}")
-    ax.set_xscale("log")
-    ax.minorticks_off()
-    ax.set_xticks([5000, 10000, FULL], ["5k", "10k", "23k"])
-    ax.set_xlabel("training faces (dfdc-faces-xl Train)")
-    ax.set_ylabel("DFDC Test AUC")
-    ax.set_title("Data scaling (mean ± spread over seeds)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
+    with plots.figure(png, title="Data scaling (mean ± spread over seeds)", ylabel="DFDC Test AUC",
+                      xlabel="training faces (dfdc-faces-xl Train)", size=(6.5, 4)) as ax:
+        for (recipe, budget), rows in sorted(lines.items()):
+            rows.sort(key=lambda r: r["faces"])
+            aucs = [[p["test_auc"] for p in r["seeds"].values()] for r in rows]
+            ax.errorbar([r["faces"] for r in rows], [statistics.mean(a) for a in aucs],
+                        yerr=[statistics.stdev(a) if len(a) > 1 else 0 for a in aucs], marker="o", capsize=3,
+                        linestyle="-" if budget == "growing" else "--", label=f"{recipe}, {budget}")
+        ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks([5000, 10000, FULL], ["5k", "10k", "23k"])
     return png
 
 

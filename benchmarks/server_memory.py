@@ -31,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+import plots  # sibling: how a benchmark saves a figure
 from load_test import free_port  # sibling benchmark: the same helper
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,25 +116,13 @@ def read_samples(result: Path) -> tuple[str, list[tuple[float, ...]]]:
 
 def plot_runs(results: list[Path], png: Path) -> Path:
     """Anonymous and total resident memory over time, one colour per result file."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.5, 4))
-    for colour, result in zip(("tab:blue", "tab:red", "tab:green", "tab:purple"), results):
-        label, rows = read_samples(result)
-        seconds = [r[0] for r in rows]
-        ax.plot(seconds, [r[2] for r in rows], color=colour, label=f"{label}: anonymous")
-        ax.plot(seconds, [r[1] for r in rows], color=colour, linestyle=":", label=f"{label}: RSS")
-    ax.set_xlabel("seconds under load")
-    ax.set_ylabel("server memory, MB")
-    ax.set_title("The app server's memory under load")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
+    with plots.figure(png, title="The app server's memory under load", xlabel="seconds under load",
+                      ylabel="server memory, MB", size=(7.5, 4)) as ax:
+        for colour, result in zip(("tab:blue", "tab:red", "tab:green", "tab:purple"), results):
+            label, rows = read_samples(result)
+            seconds = [r[0] for r in rows]
+            ax.plot(seconds, [r[2] for r in rows], color=colour, label=f"{label}: anonymous")
+            ax.plot(seconds, [r[1] for r in rows], color=colour, linestyle=":", label=f"{label}: RSS")
     return png
 
 
