@@ -501,6 +501,34 @@ def _video_verdict(report) -> str:
 
 
 # -- serving ---------------------------------------------------------------------------
+_UNREACHABLE = "localhost is not accessible"  # Gradio's words when its start-up probe of the page fails
+
+
+def _start_server(blocks, options: dict, attempts: int = 2) -> None:
+    """`blocks.launch(**options)`, again once if Gradio's start-up probe of the page times out.
+
+    Gradio gives its own page one 3-second HEAD request after starting the server and raises
+    when it gets no answer; on a busy machine (a training beside the app) the first render
+    can take longer. The second start finds the page warm. A probe that fails twice means the
+    page is unreachable here (typically HTTP_PROXY without NO_PROXY for 127.0.0.1): one line.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            blocks.launch(**options)
+            return
+        except ValueError as exc:
+            if _UNREACHABLE not in str(exc):
+                raise
+            blocks.close()
+            url = getattr(blocks, "local_url", None) or f"http://{options.get('server_name') or DEFAULT_HOST}/"
+            if attempt == attempts:
+                raise DeepfakeEdgeError(
+                    f"{url}: the server started but its page did not answer within 3 s, {attempts} times "
+                    f"(a proxy in HTTP_PROXY/HTTPS_PROXY without NO_PROXY=127.0.0.1,localhost, or a machine "
+                    f"too busy to answer); set NO_PROXY, or retry when the machine is less loaded") from None
+            log.warning("%s did not answer Gradio's start-up check in time (busy machine?); starting again", url)
+
+
 def launch(blocks=None, *, model: Any = None, host: str = DEFAULT_HOST, port: int | None = None,
            share: bool = False, max_file_size: str | int = DEFAULT_MAX_FILE_SIZE, queue_size: int = 64,
            prevent_thread_lock: bool = False, quiet: bool = False, malloc_arenas: int | None = None,
@@ -525,9 +553,9 @@ def launch(blocks=None, *, model: Any = None, host: str = DEFAULT_HOST, port: in
     limits = getattr(blocks, "upload_limits", None)
     if limits is not None and max_file_size == DEFAULT_MAX_FILE_SIZE:
         max_file_size = limits.max_bytes  # the page's own limit for Gradio's upload route, not a second number
-    blocks.launch(server_name=host, server_port=port, share=bool(share), max_file_size=max_file_size,
-                  prevent_thread_lock=True, quiet=quiet, show_error=False, theme=theme,
-                  ssr_mode=False, enable_monitoring=False, inbrowser=False)
+    _start_server(blocks, dict(server_name=host, server_port=port, share=bool(share), max_file_size=max_file_size,
+                               prevent_thread_lock=True, quiet=quiet, show_error=False, theme=theme,
+                               ssr_mode=False, enable_monitoring=False, inbrowser=False))
     if limits is not None:  # one cap on every request's whole body (Gradio caps each file only)
         from deepfake_edge.app.uploads import MULTIPART_OVERHEAD, request_size_guard
 
