@@ -28,7 +28,7 @@ libc.malloc_stats()
 
 def _arenas(cap: int, env: dict | None = None) -> tuple[int, str]:
     done = subprocess.run([sys.executable, "-c", _COUNT_ARENAS, str(cap)], capture_output=True, text=True,
-                          env={k: v for k, v in (env or os.environ).items()}, timeout=60)
+                          env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stderr.count("Arena "), done.stderr.splitlines()[0]
 
